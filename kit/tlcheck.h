@@ -1,0 +1,240 @@
+/*
+ * tlcheck.h - Check, made fit for grading untrusted code.
+ *
+ * What it shows: how a test file for an exercise is written. Include this
+ * header (it includes <check.h> and tlwrap.h), write tests with TL_TEST, list
+ * them in an array named tl_tests, and end the file with TL_MAIN("chapter/ex"):
+ *
+ *     TL_TEST(splits_the_remainder) {
+ *         tl_assert(sum(a, 10, 3) == 45, TL_WRONG, "sum of 0..9 on 3 threads: got %ld", s);
+ *     }
+ *     static const struct tl_test tl_tests[] = { TL_RUN(splits_the_remainder) };
+ *     TL_MAIN("01-fork-join/sum")
+ *
+ * The test's name becomes the human name with '_' read as ' '
+ * ("01-fork-join/sum: splits the remainder").
+ *
+ * DESIGN: Check's fork mode reports a test child that calls exit(0) as passed,
+ * and everything the submission prints is under its control. So the verdict
+ * does not come from Check's output. When the grader runs a test binary it
+ * passes TL_GRADER=<fd>:<nonce>; a constructor here reads and wipes it before
+ * the learner's code can look. Each test child writes "END <nonce> <test>"
+ * to that fd after the test body returns, and the runner writes Check's
+ * result for every test ("RES <nonce> ..."). The grader counts a test as
+ * passed only with both. Everything here is static, so the learner's file
+ * (a separate translation unit) cannot call it.
+ *
+ * Each test child also arms a watchdog (tlwrap.c) that, shortly before
+ * Check's timeout, writes who holds and who waits for what, so a hang can
+ * be explained instead of just reported.
+ *
+ * Run a test binary by hand to see Check's normal output; CK_FORK=no
+ * runs the tests in one process for gdb.
+ */
+#ifndef TL_CHECK_H
+#define TL_CHECK_H
+
+#define _GNU_SOURCE
+#include <check.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "tlwrap.h"
+
+/* Bug classes: a failing assertion names one in its message as "[class]". */
+#define TL_WRONG "wrong-result"
+#define TL_RACE "data-race"
+#define TL_DEADLOCK "deadlock"
+#define TL_LOST_WAKEUP "lost-wakeup"
+#define TL_CRASH "crash"
+#define TL_MEMORY "memory"
+#define TL_THREAD_LEAK "thread-leak"
+#define TL_NOT_PARALLEL "not-parallel"
+#define TL_SLOW_STOP "slow-stop"
+#define TL_BUSY_WAIT "busy-wait"
+
+/* Fail the test unless cond holds; the message starts with the bug class. */
+#define tl_assert(cond, cls, ...) ck_assert_msg((cond), "[" cls "] " __VA_ARGS__)
+
+/* Define a test; its body sees `_i`, the loop iteration. */
+#define TL_TEST(fn)                                                                   \
+    static void fn##_body(int _i);                                                    \
+    static void fn##_fn(int _i)                                                       \
+    {                                                                                 \
+        tl__test_begin(#fn, _i);                                                      \
+        fn##_body(_i);                                                                \
+        tl__test_end(#fn, _i);                                                        \
+    }                                                                                 \
+    static const TTest fn##_ttest = {#fn, fn##_fn, __FILE__, __LINE__};               \
+    static void fn##_body(int _i __attribute__((unused)))
+
+struct tl_test {
+    const TTest *test;
+    int iterations;  /* Check loop test 0..iterations-1; prefer loops inside the body */
+    double timeout;  /* seconds before scaling; 0 = TL_TIMEOUT or 4 */
+};
+#define TL_RUN(fn) {&fn##_ttest, 1, 0}
+#define TL_RUN_TIMEOUT(fn, secs) {&fn##_ttest, 1, (secs)}
+#define TL_LOOP(fn, n) {&fn##_ttest, (n), 0}
+
+#define TL_MAIN(suite_name)                                                           \
+    int main(void)                                                                    \
+    {                                                                                 \
+        return tl__main((suite_name), tl_tests, sizeof tl_tests / sizeof tl_tests[0]); \
+    }
+
+/* ---------------------------------------------------------------- inputs */
+
+static uint64_t tl__input_seed;
+
+/* A seed for test inputs: TL_INPUT_SEED if set, else random, fixed per run.
+ * Tests build their data from it so that no hard-coded answer passes. */
+static inline uint64_t tl_input_seed(void)
+{
+    if (tl__input_seed == 0) {
+        const char *e = getenv("TL_INPUT_SEED");
+        if (e != NULL)
+            tl__input_seed = strtoull(e, NULL, 10);
+        while (tl__input_seed == 0)
+            if (getrandom(&tl__input_seed, sizeof tl__input_seed, 0) < 0)
+                tl__input_seed = 12345;
+    }
+    return tl__input_seed;
+}
+
+/* Next value of a small PRNG (splitmix64) on *state. */
+static inline uint64_t tl_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* ----------------------------------------------------- the grader's channel */
+
+static int tl__fd = -1;           /* where END/RES lines go; -1 when run by hand */
+static char tl__nonce[80];
+static double tl__scale = 1.0;    /* CK_TIMEOUT_MULTIPLIER */
+
+__attribute__((constructor(101))) static void tl__take_secret(void)
+{
+    extern char **environ;
+    for (char **e = environ; *e != NULL; e++) {
+        if (strncmp(*e, "TL_GRADER=", 10) != 0)
+            continue;
+        char *val = *e + 10, *colon = strchr(val, ':');
+        if (colon != NULL && strlen(colon + 1) < sizeof tl__nonce) {
+            tl__fd = atoi(val);
+            strcpy(tl__nonce, colon + 1);
+            fcntl(tl__fd, F_SETFD, FD_CLOEXEC);
+        }
+        memset(val, 'x', strlen(val)); /* also wipes /proc/self/environ's copy */
+    }
+    unsetenv("TL_GRADER");
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    if (m != NULL && atof(m) > 0)
+        tl__scale = atof(m);
+}
+
+static double tl__timeout_of(const struct tl_test *t)
+{
+    if (t->timeout > 0)
+        return t->timeout;
+    const char *e = getenv("TL_TIMEOUT");
+    return e != NULL && atof(e) > 0 ? atof(e) : 4.0;
+}
+
+static const struct tl_test *tl__tests; /* set by tl__main() before any fork */
+static size_t tl__ntests;
+
+/* The timeout of the test called name, in seconds before scaling. */
+static double tl__timeout_named(const char *name)
+{
+    for (size_t i = 0; i < tl__ntests; i++)
+        if (strcmp(tl__tests[i].test->name, name) == 0)
+            return tl__timeout_of(&tl__tests[i]);
+    return 4.0;
+}
+
+static void tl__write_line(const char *s)
+{
+    size_t n = strlen(s);
+    if (tl__fd >= 0 && write(tl__fd, s, n) != (ssize_t)n)
+        _exit(87);
+}
+
+static void tl__test_begin(const char *name, int iter)
+{
+    (void)iter;
+    tl_counts_reset();
+    /* Fire a little before Check's own timer so the wait-for table gets out. */
+    double t = tl__timeout_named(name) * tl__scale;
+    double at = t > 2.0 ? t - 0.75 : t * 0.6;
+    char tag[96];
+    snprintf(tag, sizeof tag, "%s", tl__fd >= 0 ? tl__nonce : "local");
+    tl_watchdog_arm(at, tl__fd >= 0 ? tl__fd : 2, tag, 86);
+}
+
+static void tl__test_end(const char *name, int iter)
+{
+    char line[256];
+    snprintf(line, sizeof line, "END %s %s %d\n", tl__nonce, name, iter);
+    tl__write_line(line);
+}
+
+/* Builds one test case per test (so results carry the test's name), runs
+ * them all in fork mode, and reports. Returns the process exit status. */
+static int tl__main(const char *suite_name, const struct tl_test *tests, size_t n)
+{
+    tl__tests = tests;
+    tl__ntests = n;
+    Suite *s = suite_create(suite_name);
+    for (size_t i = 0; i < n; i++) {
+        TCase *tc = tcase_create(tests[i].test->name);
+        tcase_set_timeout(tc, tl__timeout_of(&tests[i]));
+        _tcase_add_test(tc, tests[i].test, 0, 0, 0, tests[i].iterations);
+        suite_add_tcase(s, tc);
+    }
+    SRunner *sr = srunner_create(s);
+    if (tl__fd >= 0)
+        srunner_set_fork_status(sr, CK_FORK); /* never trust CK_FORK=no while grading */
+    srunner_run_all(sr, tl__fd >= 0 ? CK_SILENT : CK_ENV);
+    int failed = 0, total = 0;
+    TestResult **r = srunner_results(sr);
+    int nr = srunner_ntests_run(sr);
+    const char *last = "";
+    int iter = 0;
+    for (int i = 0; i < nr; i++) {
+        const char *tc = tr_tcname(r[i]);
+        iter = strcmp(tc, last) == 0 ? iter + 1 : 0;
+        last = tc;
+        int rt = tr_rtype(r[i]);
+        char code = rt == CK_PASS ? 'P' : rt == CK_FAILURE ? 'F' : 'E';
+        total++;
+        failed += code != 'P';
+        char line[1200], msg[1000];
+        snprintf(msg, sizeof msg, "%s", tr_msg(r[i]) ? tr_msg(r[i]) : "");
+        for (char *p = msg; *p; p++)
+            if (*p == '\n' || *p == '\r')
+                *p = ' ';
+        snprintf(line, sizeof line, "RES %s %s %d %c %s:%d: %s\n", tl__nonce, tc, iter, code,
+                 tr_lfile(r[i]) ? tr_lfile(r[i]) : "?", tr_lno(r[i]), msg);
+        tl__write_line(line);
+    }
+    char done[160];
+    snprintf(done, sizeof done, "DONE %s %d\n", tl__nonce, total);
+    tl__write_line(done);
+    if (tl__fd < 0)
+        printf("%d passed, %d failed\n", total - failed, failed);
+    free(r);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
+
+#endif /* TL_CHECK_H */

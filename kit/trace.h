@@ -1,0 +1,256 @@
+/*
+ * trace.h - threadlab's thread-timeline tracer (single header).
+ *
+ * What it shows: how to record what threads did - spans of work, spans of
+ * waiting, instants, and arrows from one thread's event to another's - so
+ * that kit/timeline can draw one lane per thread.
+ *
+ * DESIGN: tracing is off unless the environment variable TL_TRACE names an
+ * output file. When off, every call costs one relaxed atomic load and a
+ * branch. When on, each thread appends fixed-size records to a buffer of its
+ * own (no lock on the hot path); a buffer is linked into a global list once,
+ * with a compare-and-swap, when its thread records its first event. The
+ * buffers are written out once, at exit (or by tl_trace_flush()), so the
+ * cost of formatting never lands inside the timed region. Timestamps come
+ * from CLOCK_MONOTONIC in nanoseconds since the first event.
+ *
+ * Use: in exactly one .c file of a program,
+ *     #define TL_TRACE_IMPLEMENTATION
+ *     #include "trace.h"
+ * and include it plainly everywhere else. Names passed to the calls must
+ * live until exit (string literals); tl_trace_name_thread() copies its name.
+ *
+ * Output (text, one record a line; kit/timeline turns it into a diagram):
+ *     threadlab-trace 1
+ *     lane <lane> <thread name>
+ *     obj <address> <object name>
+ *     ev <ns> <lane> <kind> <arg> <name>
+ * kind is one letter: B begin running span, W begin blocked span, E end the
+ * innermost span, I instant, S flow out (arg = flow id), F flow in (arg =
+ * flow id), T thread start, X thread exit.
+ */
+#ifndef TL_TRACE_H
+#define TL_TRACE_H
+
+#include <stdint.h>
+
+/* Name the calling thread's lane in the timeline. Copies name. Never blocks. */
+void tl_trace_name_thread(const char *name);
+/* Name an object (a mutex, a queue...) that events refer to by address. */
+void tl_trace_name_object(const void *obj, const char *name);
+/* Begin a span of work on this thread; end it with tl_trace_end(). */
+void tl_trace_begin(const char *what);
+/* Begin a span during which this thread is blocked (waiting, not running). */
+void tl_trace_block(const char *what);
+/* End the innermost open span of this thread. */
+void tl_trace_end(void);
+/* Record an instant event. */
+void tl_trace_mark(const char *what);
+/* Start a flow arrow here; returns its id (0 when tracing is off). */
+uint64_t tl_trace_flow_out(const char *what);
+/* Finish the flow arrow `id` here (no-op for id 0). */
+void tl_trace_flow_in(const char *what, uint64_t id);
+/* Same as above with an extra argument recorded (an object address). */
+void tl_trace_event(char kind, const char *what, uint64_t arg);
+/* 1 when TL_TRACE is set, else 0. */
+int tl_trace_enabled(void);
+/* Write all buffers now (also done at exit). Call with no other thread tracing. */
+void tl_trace_flush(void);
+
+#endif /* TL_TRACE_H */
+
+#ifdef TL_TRACE_IMPLEMENTATION
+#ifndef TL_TRACE_IMPLEMENTED
+#define TL_TRACE_IMPLEMENTED
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TL_TRACE_CAP 65536 /* events per thread; later ones are counted, not kept */
+
+struct tl_ev {
+    uint64_t ns;
+    uint64_t arg;
+    const char *name;
+    char kind;
+};
+
+struct tl_tbuf {
+    struct tl_tbuf *next; /* immutable once published */
+    int lane;
+    char name[48];        /* written by the owning thread only */
+    size_t n;             /* owning thread only until flush */
+    size_t dropped;
+    struct tl_ev ev[TL_TRACE_CAP];
+};
+
+struct tl_obj {
+    struct tl_obj *next;
+    const void *addr;
+    char name[48];
+};
+
+static atomic_int tl_state;                    /* 0 unknown, 1 off, 2 on */
+static _Atomic(struct tl_tbuf *) tl_bufs;      /* pushed with CAS, never popped */
+static _Atomic(struct tl_obj *) tl_objs;
+static atomic_int tl_nlanes;
+static atomic_uint_fast64_t tl_next_flow = 1;
+static uint64_t tl_t0;                          /* written once in tl_trace_init() */
+static _Thread_local struct tl_tbuf *tl_mine;
+static const char *tl_path;
+
+static uint64_t tl_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void tl_trace_atexit(void) { tl_trace_flush(); }
+
+/* Decide once whether tracing is on. Racing first callers agree on the result. */
+static int tl_trace_init(void)
+{
+    int s = atomic_load_explicit(&tl_state, memory_order_acquire);
+    if (s != 0)
+        return s == 2;
+    const char *p = getenv("TL_TRACE");
+    int on = p != NULL && *p != '\0';
+    int expected = 0;
+    if (on) {
+        tl_path = p;
+        tl_t0 = tl_now();
+    }
+    /* pairs with the acquire load above: tl_path and tl_t0 are visible first */
+    if (atomic_compare_exchange_strong_explicit(&tl_state, &expected, on ? 2 : 1,
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        if (on)
+            atexit(tl_trace_atexit);
+        return on;
+    }
+    return expected == 2;
+}
+
+int tl_trace_enabled(void)
+{
+    int s = atomic_load_explicit(&tl_state, memory_order_relaxed);
+    return s == 2 || (s == 0 && tl_trace_init());
+}
+
+/* The calling thread's buffer, created and published on first use; NULL if out of memory. */
+static struct tl_tbuf *tl_buf(void)
+{
+    struct tl_tbuf *b = tl_mine;
+    if (b != NULL)
+        return b;
+    b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return NULL;
+    b->lane = atomic_fetch_add_explicit(&tl_nlanes, 1, memory_order_relaxed);
+    snprintf(b->name, sizeof b->name, b->lane == 0 ? "main" : "thread %d", b->lane);
+    struct tl_tbuf *head = atomic_load_explicit(&tl_bufs, memory_order_relaxed);
+    do
+        b->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&tl_bufs, &head, b, memory_order_release,
+                                                  memory_order_relaxed));
+    tl_mine = b;
+    return b;
+}
+
+void tl_trace_event(char kind, const char *what, uint64_t arg)
+{
+    if (!tl_trace_enabled())
+        return;
+    struct tl_tbuf *b = tl_buf();
+    if (b == NULL)
+        return;
+    if (b->n == TL_TRACE_CAP) {
+        b->dropped++;
+        return;
+    }
+    struct tl_ev *e = &b->ev[b->n++];
+    e->ns = tl_now() - tl_t0;
+    e->kind = kind;
+    e->name = what != NULL ? what : "";
+    e->arg = arg;
+}
+
+void tl_trace_name_thread(const char *name)
+{
+    if (!tl_trace_enabled())
+        return;
+    struct tl_tbuf *b = tl_buf();
+    if (b != NULL)
+        snprintf(b->name, sizeof b->name, "%s", name);
+}
+
+void tl_trace_name_object(const void *obj, const char *name)
+{
+    if (!tl_trace_enabled())
+        return;
+    struct tl_obj *o = calloc(1, sizeof *o);
+    if (o == NULL)
+        return;
+    o->addr = obj;
+    snprintf(o->name, sizeof o->name, "%s", name);
+    struct tl_obj *head = atomic_load_explicit(&tl_objs, memory_order_relaxed);
+    do
+        o->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&tl_objs, &head, o, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+void tl_trace_begin(const char *what) { tl_trace_event('B', what, 0); }
+void tl_trace_block(const char *what) { tl_trace_event('W', what, 0); }
+void tl_trace_end(void) { tl_trace_event('E', "", 0); }
+void tl_trace_mark(const char *what) { tl_trace_event('I', what, 0); }
+
+uint64_t tl_trace_flow_out(const char *what)
+{
+    if (!tl_trace_enabled())
+        return 0;
+    uint64_t id = atomic_fetch_add_explicit(&tl_next_flow, 1, memory_order_relaxed);
+    tl_trace_event('S', what, id);
+    return id;
+}
+
+void tl_trace_flow_in(const char *what, uint64_t id)
+{
+    if (id != 0)
+        tl_trace_event('F', what, id);
+}
+
+void tl_trace_flush(void)
+{
+    if (atomic_load_explicit(&tl_state, memory_order_acquire) != 2)
+        return;
+    FILE *f = fopen(tl_path, "w");
+    if (f == NULL) {
+        perror(tl_path);
+        return;
+    }
+    fprintf(f, "threadlab-trace 1\n");
+    /* pairs with the release CAS in tl_buf(): each buffer's header is visible */
+    struct tl_tbuf *b0 = atomic_load_explicit(&tl_bufs, memory_order_acquire);
+    for (struct tl_tbuf *b = b0; b != NULL; b = b->next)
+        fprintf(f, "lane %d %s\n", b->lane, b->name);
+    for (struct tl_obj *o = atomic_load_explicit(&tl_objs, memory_order_acquire); o; o = o->next)
+        fprintf(f, "obj %p %s\n", o->addr, o->name);
+    for (struct tl_tbuf *b = b0; b != NULL; b = b->next) {
+        for (size_t i = 0; i < b->n; i++) {
+            const struct tl_ev *e = &b->ev[i];
+            fprintf(f, "ev %llu %d %c %llx %s\n", (unsigned long long)e->ns, b->lane, e->kind,
+                    (unsigned long long)e->arg, e->name);
+        }
+        if (b->dropped > 0)
+            fprintf(stderr, "trace: lane %d dropped %zu events (buffer full)\n", b->lane,
+                    b->dropped);
+    }
+    fclose(f);
+}
+
+#endif /* TL_TRACE_IMPLEMENTED */
+#endif /* TL_TRACE_IMPLEMENTATION */
