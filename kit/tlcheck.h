@@ -36,6 +36,7 @@
 
 #define _GNU_SOURCE
 #include <check.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -171,7 +172,10 @@ static void tl__write_line(const char *s)
 
 static void tl__test_begin(const char *name, int iter)
 {
-    (void)iter;
+    /* The pid names this child's sanitizer logs (log_path=DIR/tsan -> tsan.PID). */
+    char line[256];
+    snprintf(line, sizeof line, "BEGIN %s %s %d %ld\n", tl__nonce, name, iter, (long)getpid());
+    tl__write_line(line);
     tl_counts_reset();
     /* Fire a little before Check's own timer so the wait-for table gets out. */
     double t = tl__timeout_named(name) * tl__scale;
@@ -186,6 +190,50 @@ static void tl__test_end(const char *name, int iter)
     char line[256];
     snprintf(line, sizeof line, "END %s %s %d\n", tl__nonce, name, iter);
     tl__write_line(line);
+}
+
+/* Processes still alive besides this runner that came from the same box: in a
+ * PID namespace (we are pid 1) that is every other process; elsewhere those
+ * whose environment carries the sandbox's TL_BOX marker. Check kills each
+ * test's process group, so anything left escaped it on purpose (setsid). */
+static int tl__strays(void)
+{
+    const char *box = getenv("TL_BOX");
+    char want[128] = "";
+    if (box != NULL)
+        snprintf(want, sizeof want, "TL_BOX=%s", box);
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid = atol(e->d_name);
+        if (pid <= 0 || pid == (long)getpid())
+            continue;
+        if (getpid() == 1) {
+            n++;
+            continue;
+        }
+        if (want[0] == '\0')
+            continue;
+        char path[64], env[8192];
+        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            continue;
+        ssize_t len = read(fd, env, sizeof env - 1);
+        close(fd);
+        for (ssize_t i = 0; i < len;) {
+            if (strcmp(env + i, want) == 0) {
+                n++;
+                break;
+            }
+            i += (ssize_t)strlen(env + i) + 1;
+        }
+    }
+    closedir(d);
+    return n;
 }
 
 /* Builds one test case per test (so results carry the test's name), runs
@@ -226,6 +274,13 @@ static int tl__main(const char *suite_name, const struct tl_test *tests, size_t 
         snprintf(line, sizeof line, "RES %s %s %d %c %s:%d: %s\n", tl__nonce, tc, iter, code,
                  tr_lfile(r[i]) ? tr_lfile(r[i]) : "?", tr_lno(r[i]), msg);
         tl__write_line(line);
+    }
+    if (tl__fd >= 0) {
+        char stray[160];
+        int n_stray = tl__strays();
+        snprintf(stray, sizeof stray, "STRAY %s %d\n", tl__nonce, n_stray);
+        if (n_stray > 0)
+            tl__write_line(stray);
     }
     char done[160];
     snprintf(done, sizeof done, "DONE %s %d\n", tl__nonce, total);

@@ -17,7 +17,8 @@
  * Use: in exactly one .c file of a program,
  *     #define TL_TRACE_IMPLEMENTATION
  *     #include "trace.h"
- * and include it plainly everywhere else. Names passed to the calls must
+ * and include it plainly everywhere else. That file needs clock_gettime, so it
+ * defines _POSIX_C_SOURCE 200809L (or _GNU_SOURCE) before its first #include. Names passed to the calls must
  * live until exit (string literals); tl_trace_name_thread() copies its name.
  *
  * Output (text, one record a line; kit/timeline turns it into a diagram):

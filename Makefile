@@ -1,0 +1,98 @@
+# threadlab - concurrency patterns in C, learned by writing them.
+#
+# `make` sets up, builds, draws and shows your progress; `make test` checks the kit itself.
+# `make help` lists every target. The real work lives in kit/*.sh, so each recipe stays short.
+
+SHELL := /bin/sh
+BUILD := build
+KIT_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O2
+CC ?= gcc
+
+# Options (make VAR=value target)
+CH ?=
+EX ?=
+SUBMISSION ?=
+RESULTS ?= results/results.json
+EXTRA_TESTS ?=
+FORMATS ?=
+N ?= 200
+export CHAOS_SEED TL_INPUT_SEED JOBS
+
+.PHONY: all help deps tools programs exercises timelines progress grade run timeline diagrams \
+        test soak classroom watch book clean
+
+## all: install what is missing, build everything, draw the timelines, show your progress
+all: deps tools programs exercises timelines progress
+
+## help: list the targets
+help:
+	@echo "threadlab targets (options in CAPITALS: make grade EX=01-fork-join/sum)"
+	@sed -n 's/^## \([a-z]*\): /  \1|/p' Makefile | awk -F'|' '{ printf "  %-14s %s\n", $$1, $$2 }'
+
+## deps: check for gcc, Check, Graphviz...; install them with apt-get when root or sudo allows
+deps:
+	@sh kit/deps.sh graphviz
+
+## tools: build the kit's own tools (timeline renderer, report writer, JSON checker)
+tools: $(BUILD)/kit/timeline $(BUILD)/kit/tlreport $(BUILD)/kit/jsoncheck
+
+$(BUILD)/kit/%: kit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(KIT_CFLAGS) $< -o $@ -lm
+
+## programs: build every chapter program, plain and traced
+programs:
+	@sh kit/chapters.sh programs
+
+## exercises: compile your exercise files (warnings shown, never fatal)
+exercises:
+	@sh kit/chapters.sh exercises
+
+## timelines: run each chapter program traced and draw build/timelines/*.svg
+timelines: tools programs
+	@sh kit/chapters.sh timelines $(BUILD)/timelines
+
+## progress: a quick table of your exercises (functional tests and ThreadSanitizer)
+progress: deps
+	@sh kit/grade.sh -P "func tsan" -b -r $(BUILD)/progress/results.json $(if $(EX),-e $(EX)) $(if $(CH),-e $(CH))
+
+## grade: grade exercises with every pass [SUBMISSION=DIR] [EX=ch/ex] [RESULTS=file] [EXTRA_TESTS=DIR] [FORMATS=tap,junit,autolab,classroom]
+grade: deps
+	@sh kit/grade.sh -r $(RESULTS) $(if $(SUBMISSION),-s $(SUBMISSION)) $(if $(EX),-e $(EX)) \
+	    $(if $(CH),-e $(CH)) $(if $(EXTRA_TESTS),-x $(EXTRA_TESTS)) $(if $(FORMATS),-f $(FORMATS))
+
+## run: run one chapter program, e.g. make run CH=01
+run: programs
+	@sh kit/chapters.sh run "$(CH)"
+
+## timeline: draw your own exercise at work, e.g. make timeline EX=01-fork-join/sum
+timeline: tools
+	@sh kit/chapters.sh timeline "$(EX)" $(BUILD)/timelines
+
+## diagrams: redraw the book's diagrams in diagrams/ from traced runs
+diagrams: tools programs
+	@sh kit/chapters.sh timelines diagrams
+
+## watch: regrade an exercise each time you save it
+watch: deps
+	@sh kit/watch.sh $(EX)
+
+## book: refresh the code excerpts in book.md from the sources
+book:
+	@sh kit/book.sh update
+
+## test: the kit's own test suite (solutions pass, skeletons and known bugs fail, book in sync)
+test: deps tools
+	@sh kit/selftest.sh
+
+## soak: grade the solutions N times (all CPUs, one CPU, next to a CPU hog) and report flakes
+soak: deps tools
+	@sh kit/soak.sh $(N)
+
+## classroom: write classroom/ (student starter, Gradescope zip, GitHub Classroom, Autolab)
+classroom: tools
+	@sh kit/classroom.sh classroom
+
+## clean: remove build outputs (your exercise files are never touched)
+clean:
+	rm -rf $(BUILD) results

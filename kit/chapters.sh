@@ -1,0 +1,147 @@
+#!/bin/sh
+# chapters.sh - build, run and draw the chapter programs and the learner's exercises.
+#
+# DESIGN: a chapter program is any chapters/NN-name/*.c without a header of the
+# same name (exercises have one). It is built twice: plain, exactly as a learner
+# would with `cc -pthread`, and traced, linked with the pthread wrappers so that
+# locks, waits, creates and joins land in its timeline without annotations.
+#
+# usage: chapters.sh programs | exercises | timelines OUTDIR | run CH | timeline CH/EX OUTDIR
+set -u
+KIT=$(cd "$(dirname "$0")/.." && pwd)
+. "$KIT/kit/common.sh"
+cd "$KIT" || exit 2
+B=build
+
+programs_of() { # chapter folder -> its program sources
+    for f in "$1"/*.c; do
+        [ -f "$f" ] && [ ! -f "${f%.c}.h" ] && echo "$f"
+    done
+    return 0
+}
+
+build_programs() {
+    ok=0
+    for d in chapters/[0-9][0-9]-*; do
+        ch=$(basename "$d")
+        for f in $(programs_of "$d"); do
+            p=$(basename "$f" .c)
+            mkdir -p "$B/bin/$ch" "$B/traced/$ch"
+            if [ ! "$B/bin/$ch/$p" -nt "$f" ] || [ ! "$B/traced/$ch/$p" -nt "$KIT/kit/tlwrap.c" ]; then
+                echo "  CC  $f"
+                # shellcheck disable=SC2086
+                $CC $KIT_CFLAGS -O2 -pthread "$f" -o "$B/bin/$ch/$p" -lm &&
+                $CC $KIT_CFLAGS -O2 -pthread "$f" kit/tlwrap.c $WRAP_FLAGS -o "$B/traced/$ch/$p" -ldl -lm ||
+                    ok=1
+            fi
+        done
+    done
+    return $ok
+}
+
+build_exercises() {
+    mkdir -p "$B/learner"
+    bad=0
+    for e in tests/[0-9][0-9]-*/*.ex; do
+        [ -f "$e" ] || continue
+        ch=$(basename "$(dirname "$e")")
+        ex=$(basename "$e" .ex)
+        f=chapters/$ch/$ex.c
+        [ -f "$f" ] || { echo "  missing: $f"; bad=$((bad + 1)); continue; }
+        mkdir -p "$B/learner/$ch"
+        # shellcheck disable=SC2086
+        if ! $CC $LEARNER_CFLAGS -O2 -Ichapters/$ch -c "$f" -o "$B/learner/$ch/$ex.o" 2>"$B/learner/$ch/$ex.log"; then
+            echo "  $f does not compile yet:"
+            head -n 8 "$B/learner/$ch/$ex.log" | sed 's/^/      /'
+            bad=$((bad + 1))
+        elif [ -s "$B/learner/$ch/$ex.log" ]; then
+            echo "  $f compiles, with warnings:"
+            head -n 8 "$B/learner/$ch/$ex.log" | sed 's/^/      /'
+        fi
+    done
+    [ "$bad" = 0 ] && echo "  all exercise files compile"
+    return 0
+}
+
+# Draw one trace as OUT/NAME.svg (+ .dot beside it; Chrome JSON in build/traces).
+draw() {
+    trace=$1 out=$2 name=$3 title=$4
+    mkdir -p "$out" "$B/traces"
+    "$B/kit/timeline" -t "$title" -j "$B/traces/$name.json" "$trace" "$out/$name.dot" &&
+        neato -n2 -Tsvg "$out/$name.dot" -o "$out/$name.svg" &&
+        echo "  drew $out/$name.svg"
+}
+
+timelines() {
+    out=$1
+    fail=0
+    for d in chapters/[0-9][0-9]-*; do
+        ch=$(basename "$d")
+        [ -f "$d/timelines" ] || continue
+        while IFS= read -r line; do
+            case "$line" in ""|"#"*) continue ;; esac
+            name=${line%%:*}
+            cmd=${line#*:}
+            set -- $cmd
+            prog=$1
+            shift
+            mkdir -p "$B/traces"
+            tr=$B/traces/$ch--$name.trace
+            if ! TL_TRACE=$tr "$B/traced/$ch/$prog" "$@" >"$B/traces/$ch--$name.out" 2>&1; then
+                echo "  $ch/$prog $* failed:"
+                tail -n 5 "$B/traces/$ch--$name.out" | sed 's/^/      /'
+                fail=1
+                continue
+            fi
+            draw "$tr" "$out" "$ch--$name" "$ch: $prog $*" || fail=1
+        done <"$d/timelines"
+    done
+    return $fail
+}
+
+run_chapter() {
+    sel=$1
+    [ -n "$sel" ] || die "say which chapter: make run CH=01 (chapters: $(ls chapters | tr '\n' ' '))"
+    for d in chapters/$sel*; do
+        [ -d "$d" ] || continue
+        ch=$(basename "$d")
+        for f in $(programs_of "$d"); do
+            p=$(basename "$f" .c)
+            echo "== $ch/$p"
+            "$B/bin/$ch/$p"
+        done
+        return 0
+    done
+    die "no chapter matches '$sel' (chapters: $(ls chapters | tr '\n' ' '))"
+}
+
+# The learner's own exercise, run on the chapter's workload, traced and drawn.
+timeline_ex() {
+    sel=$1 out=$2
+    case "$sel" in */*) ;; *) die "say which exercise: make timeline EX=01-fork-join/sum" ;; esac
+    ch=${sel%/*} ex=${sel#*/}
+    for d in chapters/$ch*; do [ -d "$d" ] && ch=$(basename "$d") && break; done
+    w=tests/$ch/workload_$ex.c
+    [ -f "$w" ] || die "no workload for $ch/$ex (looked for $w)"
+    deps=""
+    [ -f "tests/$ch/$ex.ex" ] && deps=$(. "./tests/$ch/$ex.ex"; echo "${deps:-}")
+    srcs="chapters/$ch/$ex.c"
+    for d in $deps; do srcs="$srcs chapters/$ch/$d.c"; done
+    mkdir -p "$B/timeline/$ch"
+    # shellcheck disable=SC2086
+    $CC $LEARNER_CFLAGS -O2 -Ichapters/$ch -Ikit $w $srcs kit/tlwrap.c kit/trace.c $WRAP_FLAGS \
+        -pthread -ldl -o "$B/timeline/$ch/$ex" || die "your $ch/$ex.c does not compile (see above)"
+    tr=$B/traces/$ch--$ex.trace
+    mkdir -p "$B/traces"
+    TL_TRACE=$tr timeout 20 "$B/timeline/$ch/$ex" || echo "  (the workload exited with status $?; drawing what it recorded)"
+    draw "$tr" "$out" "$ch--$ex" "your $ch/$ex at work"
+}
+
+case "${1:-}" in
+    programs) build_programs ;;
+    exercises) build_exercises ;;
+    timelines) timelines "${2:-build/timelines}" ;;
+    run) run_chapter "${2:-}" ;;
+    timeline) timeline_ex "${2:-}" "${3:-build/timelines}" ;;
+    *) die "usage: chapters.sh programs|exercises|timelines OUT|run CH|timeline CH/EX OUT" ;;
+esac

@@ -1,0 +1,177 @@
+#!/bin/sh
+# selftest.sh - `make test`: the kit proves its tests can fail, and do not fail the right answer.
+#
+# DESIGN: a grader is only as good as what it rejects. So the self-test grades
+#   1. every reference solution, which must score full marks (twice: a flake
+#      shows up as a difference),
+#   2. the untouched skeletons, which must score zero on every exercise,
+#   3. every known-buggy variant (tests/<chapter>/bugs/<ex>--<what>.c) and every
+#      hostile submission (tests/kit/hostile/*.c), each of which must lose
+#      points AND be diagnosed with the class its first line declares
+#      (`/* expect: data-race */`, alternatives `a|b`),
+# then checks that the kit's files were left unchanged and no process was left
+# behind, that book.md's excerpts match the sources, that the diagrams can be
+# redrawn, and that every results.json is valid. It ends with the plain line
+# "N passed, N failed".
+#
+# usage: selftest.sh        (TL_SELFTEST_QUICK=1 skips the second solutions run)
+set -u
+KIT=$(cd "$(dirname "$0")/.." && pwd)
+. "$KIT/kit/common.sh"
+cd "$KIT" || exit 2
+need_tools
+B=$KIT/build/selftest
+rm -rf "$B"
+mkdir -p "$B"
+passed=0 failed=0
+ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
+bad() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
+section() { printf '\n== %s\n' "$*"; }
+
+# Grade SUBMISSION into DIR (results.json + summary); quiet.
+grade_into() {
+    sub=$1 dir=$2
+    shift 2
+    mkdir -p "$dir"
+    TL_QUIET=1 TL_SUMMARY=$dir/summary sh kit/grade.sh -s "$sub" -r "$dir/results.json" "$@" \
+        >"$dir/log" 2>&1
+    if "$KIT/build/kit/jsoncheck" "$dir/results.json" >/dev/null 2>"$dir/jsoncheck"; then :; else
+        bad "results.json of $sub is not valid: $(cat "$dir/jsoncheck")"
+    fi
+}
+
+section "kit code and chapter programs build with -Werror"
+for t in timeline tlreport jsoncheck; do
+    [ -x "build/kit/$t" ] && ok "kit/$t.c" || bad "kit/$t.c does not build"
+done
+if sh kit/chapters.sh programs >"$B/programs.log" 2>&1; then ok "chapter programs (plain and traced)"; else
+    bad "a chapter program does not build:"; sed 's/^/      /' "$B/programs.log" | head -n 20
+fi
+for f in chapters/[0-9][0-9]-*/*.c solutions/[0-9][0-9]-*/*.c; do
+    ch=$(basename "$(dirname "$f")")
+    # shellcheck disable=SC2086
+    if $CC $KIT_CFLAGS -O2 -Ichapters/$ch -Ikit -c "$f" -o "$B/obj.o" 2>"$B/cc.log"; then :; else
+        bad "$f has warnings or errors:"; head -n 10 "$B/cc.log" | sed 's/^/      /'
+    fi
+done
+ok "skeletons and solutions compile warning-free"
+
+# The pristine skeletons: from git when we are in a checkout (the learner may have edited chapters/).
+SKEL=$B/skeletons
+mkdir -p "$SKEL"
+if git rev-parse --git-dir >/dev/null 2>&1 && git ls-files --error-unmatch chapters >/dev/null 2>&1; then
+    git archive HEAD chapters | tar -x -C "$B" && rm -rf "$SKEL" && mv "$B/chapters" "$SKEL"
+else
+    cp -r chapters/. "$SKEL/"
+fi
+
+before=$(kit_sum)
+procs_before=$(ps -e -o pid= | wc -l)
+
+section "reference solutions score full marks"
+grade_into solutions "$B/solutions" &
+grade_into "$SKEL" "$B/skeletons" &
+wait
+while read -r name score max cls _seeds; do
+    [ "$score" = "$max" ] && ok "$name $score/$max" || bad "$name scored $score/$max ($cls): see below"
+done <"$B/solutions/summary"
+if grep -qv ' passed$' "$B/solutions/summary"; then
+    sh kit/grade.sh -s solutions -e "$(awk '$4 != "passed" { print $1; exit }' "$B/solutions/summary")" \
+        -r "$B/solutions/again.json" | tail -n 30
+fi
+
+section "untouched skeletons score zero"
+while read -r name score max cls _seeds; do
+    [ "$score" = "0.00" ] && ok "$name 0/$max ($cls)" || bad "$name: the skeleton scored $score/$max"
+done <"$B/skeletons/summary"
+
+section "known-buggy variants and hostile submissions are rejected with their class"
+# Each variant becomes a submission: the chapter's solutions with one file replaced.
+: >"$B/variants.list"
+for f in tests/[0-9][0-9]-*/bugs/*--*.c tests/kit/hostile/*.c; do
+    [ -f "$f" ] || continue
+    case "$f" in
+        tests/kit/hostile/*)
+            target=$(sed -n 's/.*exercise: *\([^ ]*\/[^ ]*\).*/\1/p' "$f" | head -n 1)
+            ch=${target%/*} ex=${target#*/} ;;
+        *)
+            ch=$(basename "$(dirname "$(dirname "$f")")")
+            ex=$(basename "$f" .c)
+            ex=${ex%%--*} ;;
+    esac
+    expect=$(sed -n '1,3s/.*expect: *\([a-z|-]*\).*/\1/p' "$f" | head -n 1)
+    [ -n "$expect" ] || { bad "$f: no '/* expect: <class> */' on its first lines"; continue; }
+    id=$(basename "$f" .c)
+    d=$B/variants/$ch--$id
+    mkdir -p "$d/sub/$ch"
+    cp solutions/"$ch"/*.c "$d/sub/$ch/"
+    cp "$f" "$d/sub/$ch/$ex.c"
+    echo "$d $ch/$ex $expect $f" >>"$B/variants.list"
+done
+# Two variants at a time; each grade itself runs its exercise's passes in sequence.
+export KIT B
+# shellcheck disable=SC2016
+awk '{ print $1, $2 }' "$B/variants.list" |
+    JOBS=1 xargs -P "$(nproc)" -L 1 sh -c 'TL_QUIET=1 TL_SUMMARY="$0/summary" sh "$KIT/kit/grade.sh" -s "$0/sub" -e "$1" -r "$0/results.json" >"$0/log" 2>&1'
+while read -r d target expect f; do
+    if [ ! -s "$d/summary" ]; then bad "$f: the grader gave no verdict"; sed 's/^/      /' "$d/log" | tail -n 5; continue; fi
+    read -r name score max cls _seeds <"$d/summary"
+    "$KIT/build/kit/jsoncheck" "$d/results.json" >/dev/null 2>&1 || bad "$f: results.json is not valid"
+    case "|$expect|" in
+        *"|$cls|"*)
+            if [ "$score" != "$max" ]; then ok "$f -> $cls ($score/$max)"; else bad "$f: full marks despite $cls"; fi ;;
+        *) bad "$f: expected $expect, the grader said $cls ($score/$max)" ;;
+    esac
+done <"$B/variants.list"
+
+section "grading leaves the kit unchanged and nothing running"
+after=$(kit_sum)
+[ "$before" = "$after" ] && ok "kit files unchanged" || bad "the kit's files changed during grading"
+sleep 1
+left=$(ps -e -o user=,args= | grep -E '/obj/(func|tsan|asan)/test[0-9]' | grep -v grep | head -n 3)
+[ -z "$left" ] && ok "no test process left running" || bad "processes left behind: $left"
+
+if [ "${TL_SELFTEST_QUICK:-0}" != 1 ]; then
+    section "solutions pass a second time (new seeds)"
+    grade_into solutions "$B/solutions2"
+    while read -r name score max cls _seeds; do
+        [ "$score" = "$max" ] || bad "$name scored $score/$max on the second run ($cls) - a flaky test?"
+    done <"$B/solutions2/summary"
+    ok "second run: $(awk '$2 == $3' "$B/solutions2/summary" | wc -l) of $(wc -l <"$B/solutions2/summary") exercises full marks"
+fi
+
+section "book.md and diagrams"
+if sh kit/book.sh check >"$B/book.log" 2>&1; then ok "$(cat "$B/book.log")"; else bad "book.md excerpts drifted:"; sed 's/^/      /' "$B/book.log" | head -n 20; fi
+for ex in tests/[0-9][0-9]-*/*.ex; do
+    b=$( . "./$ex"; echo "${book:-}")
+    if [ -n "$b" ] && grep -Fqx "### $b" book.md; then :; else bad "$ex: its book section \"$b\" is not a heading of book.md"; fi
+done
+ok "every exercise points to a heading of book.md"
+for ch in chapters/[0-9][0-9]-*; do
+    n=$(basename "$ch")
+    for ex in tests/"$n"/*.ex; do
+        [ -f "$ex" ] || continue
+        e=$(basename "$ex" .ex)
+        grep -q "^## $e\$" "$ch/HINTS.md" 2>/dev/null || bad "$ch/HINTS.md has no '## $e' section"
+        [ -f "$ch/$e.h" ] || bad "$ch/$e.h (the contract) is missing"
+    done
+done
+if sh kit/chapters.sh timelines "$B/diagrams" >"$B/diagrams.log" 2>&1; then
+    n=0
+    for s in "$B"/diagrams/*.svg; do
+        grep -q '<svg' "$s" && n=$((n + 1)) || bad "$s is not an SVG"
+    done
+    for s in diagrams/*.svg; do
+        [ -f "$B/diagrams/$(basename "$s")" ] || bad "$s is no longer drawn by any chapter's timelines file"
+    done
+    ok "redrew $n diagrams from traced runs"
+else
+    bad "diagrams do not redraw:"; sed 's/^/      /' "$B/diagrams.log" | tail -n 10
+fi
+if [ -f tests/kit/sample.trace ]; then
+    if build/kit/timeline -t sample -j "$B/sample.json" tests/kit/sample.trace "$B/sample.dot" &&
+       neato -n2 -Tsvg "$B/sample.dot" -o "$B/sample.svg"; then ok "timeline renderer on tests/kit/sample.trace"; else bad "timeline renderer failed on the sample trace"; fi
+fi
+
+printf '\n%d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,22 @@
+/* expect: cheat */
+/* exercise: 01-fork-join/sum */
+/*
+ * Hostile: _exit(0) skips atexit handlers too.
+ */
+#define _GNU_SOURCE
+#include "sum.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int sum_parallel(const long *a, size_t n, int nthreads, sum_chunk_fn chunk, long *out)
+{
+    (void)a, (void)n, (void)nthreads, (void)chunk, (void)out;
+    _exit(0);
+}
