@@ -233,10 +233,11 @@ static double text_w(const char *s, double fs)
     return 1.12 * w * fs;
 }
 
-/* Format a duration of ns nanoseconds with 3 significant digits and a unit. */
+/* A duration of ns nanoseconds with 3 significant digits and a unit, in one of
+ * 8 static buffers used in turn (so that one printf can hold several). */
 static const char *fmt_ns(uint64_t ns)
 {
-    static char buf[8][32]; /* a few may be live in one printf */
+    static char buf[8][32];
     static int k;
     char *b = buf[k++ & 7];
     double v = (double)ns;
@@ -251,9 +252,10 @@ static const char *fmt_ns(uint64_t ns)
         v /= 1e3;
         u = "us";
     }
-    snprintf(b, sizeof buf[0], v >= 100 ? "%.0f %s" : v >= 10 ? "%.1f %s" : "%.2f %s", v, u);
     if (ns < 1000u)
         snprintf(b, sizeof buf[0], "%u ns", (unsigned)ns);
+    else
+        snprintf(b, sizeof buf[0], "%.*f %s", v >= 100 ? 0 : v >= 10 ? 1 : 2, v, u);
     return b;
 }
 

@@ -28,8 +28,8 @@
  * Check's timeout, writes who holds and who waits for what, so a hang can
  * be explained instead of just reported.
  *
- * Run a test binary by hand to see Check's normal output; CK_FORK=no
- * runs the tests in one process for gdb.
+ * Run a test binary by hand to see each failure and a "N passed, N failed"
+ * line; CK_FORK=no runs the tests in one process for gdb.
  */
 #ifndef TL_CHECK_H
 #define TL_CHECK_H
@@ -179,7 +179,7 @@ static void tl__test_begin(const char *name, int iter)
     tl_counts_reset();
     /* Fire a little before Check's own timer so the wait-for table gets out. */
     double t = tl__timeout_named(name) * tl__scale;
-    double at = t > 2.0 ? t - 0.75 : t * 0.6;
+    double at = t - 2.0 > t * 0.5 ? t - 2.0 : t * 0.5; /* room for gdb's stacks */
     char tag[96];
     snprintf(tag, sizeof tag, "%s", tl__fd >= 0 ? tl__nonce : "local");
     tl_watchdog_arm(at, tl__fd >= 0 ? tl__fd : 2, tag, 86);
@@ -236,44 +236,62 @@ static int tl__strays(void)
     return n;
 }
 
-/* Builds one test case per test (so results carry the test's name), runs
- * them all in fork mode, and reports. Returns the process exit status. */
+/* Runs each test in a runner of its own, in fork mode, and reports every
+ * result on the secret channel (or, run by hand, on stdout). After a test
+ * hangs, the rest are reported as not run: they would most likely hang too,
+ * and each hang costs a whole timeout. Returns the process exit status. */
 static int tl__main(const char *suite_name, const struct tl_test *tests, size_t n)
 {
     tl__tests = tests;
     tl__ntests = n;
-    Suite *s = suite_create(suite_name);
-    for (size_t i = 0; i < n; i++) {
-        TCase *tc = tcase_create(tests[i].test->name);
-        tcase_set_timeout(tc, tl__timeout_of(&tests[i]));
-        _tcase_add_test(tc, tests[i].test, 0, 0, 0, tests[i].iterations);
-        suite_add_tcase(s, tc);
-    }
-    SRunner *sr = srunner_create(s);
-    if (tl__fd >= 0)
-        srunner_set_fork_status(sr, CK_FORK); /* never trust CK_FORK=no while grading */
-    srunner_run_all(sr, tl__fd >= 0 ? CK_SILENT : CK_ENV);
     int failed = 0, total = 0;
-    TestResult **r = srunner_results(sr);
-    int nr = srunner_ntests_run(sr);
-    const char *last = "";
-    int iter = 0;
-    for (int i = 0; i < nr; i++) {
-        const char *tc = tr_tcname(r[i]);
-        iter = strcmp(tc, last) == 0 ? iter + 1 : 0;
-        last = tc;
-        int rt = tr_rtype(r[i]);
-        char code = rt == CK_PASS ? 'P' : rt == CK_FAILURE ? 'F' : 'E';
-        total++;
-        failed += code != 'P';
-        char line[1200], msg[1000];
-        snprintf(msg, sizeof msg, "%s", tr_msg(r[i]) ? tr_msg(r[i]) : "");
-        for (char *p = msg; *p; p++)
-            if (*p == '\n' || *p == '\r')
-                *p = ' ';
-        snprintf(line, sizeof line, "RES %s %s %d %c %s:%d: %s\n", tl__nonce, tc, iter, code,
-                 tr_lfile(r[i]) ? tr_lfile(r[i]) : "?", tr_lno(r[i]), msg);
-        tl__write_line(line);
+    const char *hung = NULL;
+    for (size_t t = 0; t < n; t++) {
+        const char *name = tests[t].test->name;
+        char line[1400];
+        if (hung != NULL) {
+            total++;
+            failed++;
+            snprintf(line, sizeof line, "RES %s %s 0 E -:0: [hang] not run: test %s hung before it\n",
+                     tl__nonce, name, hung);
+            tl__write_line(line);
+            if (tl__fd < 0)
+                printf("%s: not run (test %s hung)\n", name, hung);
+            continue;
+        }
+        Suite *s = suite_create(suite_name);
+        TCase *tc = tcase_create(name);
+        tcase_set_timeout(tc, tl__timeout_of(&tests[t]));
+        _tcase_add_test(tc, tests[t].test, 0, 0, 0, tests[t].iterations);
+        suite_add_tcase(s, tc);
+        SRunner *sr = srunner_create(s);
+        if (tl__fd >= 0)
+            srunner_set_fork_status(sr, CK_FORK); /* never trust CK_FORK=no while grading */
+        srunner_run_all(sr, CK_SILENT);
+        TestResult **r = srunner_results(sr);
+        int nr = srunner_ntests_run(sr);
+        for (int i = 0; i < nr; i++) {
+            int rt = tr_rtype(r[i]);
+            char code = rt == CK_PASS ? 'P' : rt == CK_FAILURE ? 'F' : 'E';
+            total++;
+            failed += code != 'P';
+            char msg[1000];
+            snprintf(msg, sizeof msg, "%s", tr_msg(r[i]) ? tr_msg(r[i]) : "");
+            for (char *p = msg; *p; p++)
+                if (*p == '\n' || *p == '\r')
+                    *p = ' ';
+            if (strstr(msg, "Early exit with return value 86") != NULL ||
+                strstr(msg, "Test timeout expired") != NULL)
+                hung = name;
+            snprintf(line, sizeof line, "RES %s %s %d %c %s:%d: %s\n", tl__nonce, name, i, code,
+                     tr_lfile(r[i]) ? tr_lfile(r[i]) : "?", tr_lno(r[i]), msg);
+            tl__write_line(line);
+            if (tl__fd < 0 && code != 'P')
+                printf("%s:%d: %s: %s\n", tr_lfile(r[i]) ? tr_lfile(r[i]) : "?", tr_lno(r[i]),
+                       name, msg);
+        }
+        free(r);
+        srunner_free(sr);
     }
     if (tl__fd >= 0) {
         char stray[160];
@@ -281,14 +299,16 @@ static int tl__main(const char *suite_name, const struct tl_test *tests, size_t 
         snprintf(stray, sizeof stray, "STRAY %s %d\n", tl__nonce, n_stray);
         if (n_stray > 0)
             tl__write_line(stray);
+        if (hung != NULL) {
+            snprintf(stray, sizeof stray, "HUNG %s %s\n", tl__nonce, hung);
+            tl__write_line(stray);
+        }
     }
     char done[160];
     snprintf(done, sizeof done, "DONE %s %d\n", tl__nonce, total);
     tl__write_line(done);
     if (tl__fd < 0)
-        printf("%d passed, %d failed\n", total - failed, failed);
-    free(r);
-    srunner_free(sr);
+        printf("%s: %d passed, %d failed\n", suite_name, total - failed, failed);
     return failed == 0 ? 0 : 1;
 }
 

@@ -420,7 +420,7 @@ static enum cls san_classify(const char *log, struct sbuf *msg)
 /* ------------------------------------------------------- hang explained */
 
 struct hthread {
-    int slot;
+    int slot, tid;
     char state[16];
     unsigned long obj, obj2, off;
     char name[96];
@@ -444,7 +444,7 @@ static void symbolize(const char *bin, unsigned long off, char *out, size_t n)
         loc[strcspn(loc, "\n (")] = '\0';
         const char *base = strrchr(loc, '/');
         if (strncmp(loc, "??", 2) != 0)
-            snprintf(out, n, "%s in %s()", base ? base + 1 : loc, fn);
+            textf(out, n, "%s() at %s", fn, base ? base + 1 : loc);
     }
     pclose(p);
 }
@@ -506,8 +506,48 @@ static int obj_number(unsigned long *seen, int *nseen, unsigned long a)
 }
 
 /* Explain one watchdog dump (the lines between a test's first HANG and END). */
+/* gdb's innermost frame of thread `lwp` that is the program's own code, as
+ * "function() at file:line"; false when gdb's output has none. */
+static bool gdb_frame(const char *gdb, int lwp, char *out, size_t n)
+{
+    static const char *const skip[] = {"nptl", "sysdeps", "tlwrap.c", "tlcheck.h", "trace.h",
+                                       "check_", "libcheck", "futex", "sanitizer"};
+    int cur = -1;
+    for (const char *p = gdb; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char line[1024];
+        textf(line, sizeof line, "%.*s", (int)(len < 1000 ? len : 1000), p);
+        const char *lw = strstr(line, "(LWP ");
+        if (strncmp(line, "Thread ", 7) == 0 && lw != NULL) {
+            cur = atoi(lw + 5);
+            continue;
+        }
+        if (cur != lwp || line[0] != '#')
+            continue;
+        const char *at = strstr(line, " at ");
+        if (at == NULL)
+            continue;
+        bool bad = false;
+        for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+            bad = bad || strstr(at, skip[i]) != NULL;
+        if (bad)
+            continue;
+        const char *fn = strstr(line, " in ");
+        fn = fn != NULL && fn < at ? fn + 4 : line + 4;
+        while (*fn == ' ')
+            fn++;
+        char name[200];
+        textf(name, sizeof name, "%.*s", (int)strcspn(fn, " ("), fn);
+        const char *file = at + 4, *slash = strrchr(file, '/');
+        textf(out, n, "%s() at %s", name, slash ? slash + 1 : file);
+        return true;
+    }
+    return false;
+}
+
 static enum cls explain_hang(char **lines, int nlines, const char *bin, const char *bdir,
-                             const char *label, struct sbuf *msg)
+                             const char *label, const char *gdb, struct sbuf *msg)
 {
     struct hthread t[64];
     unsigned long maddr[128];
@@ -519,11 +559,12 @@ static enum cls explain_hang(char **lines, int nlines, const char *bin, const ch
         if (kind[0] == 'T' && n < 64) {
             struct hthread *h = &t[n];
             int used = 0;
-            if (sscanf(lines[i], "%*s %*s T %d %15s %lx %lx %lx %n", &h->slot, h->state, &h->obj,
-                       &h->obj2, &h->off, &used) >= 5) {
+            if (sscanf(lines[i], "%*s %*s T %d %15s %lx %lx %lx %d %n", &h->slot, h->state,
+                       &h->obj, &h->obj2, &h->off, &h->tid, &used) >= 6) {
                 snprintf(h->name, sizeof h->name, "%s", lines[i] + used);
                 h->name[strcspn(h->name, "\n")] = '\0';
-                symbolize(bin, h->off, h->where, sizeof h->where);
+                if (!gdb_frame(gdb, h->tid, h->where, sizeof h->where))
+                    symbolize(bin, h->off, h->where, sizeof h->where);
                 strip_path(h->where, bdir, "");
                 if (strcmp(h->state, "exited") != 0)
                     n++;
@@ -549,7 +590,7 @@ static enum cls explain_hang(char **lines, int nlines, const char *bin, const ch
     if (c == C_NONE)
         c = C_HANG;
     unsigned long seen[64];
-    int nseen = 0;
+    int nseen = 0, any_blocked = n;
     sb_printf(msg, "  What each thread was doing when the watchdog fired:\n");
     for (int i = 0; i < n; i++) {
         char what[200];
@@ -576,17 +617,18 @@ static enum cls explain_hang(char **lines, int nlines, const char *bin, const ch
             snprintf(what, sizeof what, "sleeps");
         } else if (strcmp(s, "running") == 0) {
             snprintf(what, sizeof what, "is running (a loop that never ends?)");
+            any_blocked--;
         } else {
             snprintf(what, sizeof what, "waits (%s)", s);
         }
-        sb_printf(msg, "    %-26s %s%s%s%s\n", t[i].name, what, t[i].where[0] ? ", at " : "",
+        sb_printf(msg, "    %-26s %s%s%s%s\n", t[i].name, what, t[i].where[0] ? ", in " : "",
                   t[i].where, cycle[i] ? "   <- in the cycle" : "");
     }
     if (n == 0)
         sb_printf(msg, "    (no thread was blocked in a pthread call: a loop that never ends?)\n");
 
     /* The wait-for graph, drawn by Graphviz. */
-    if (results_dir[0] != '\0' && n > 0) {
+    if (results_dir[0] != '\0' && any_blocked > 0) {
         char dir[4200], dot[4400], svg[4400];
         pathf(dir, sizeof dir, "%s/hangs", results_dir);
         mkdir(dir, 0755);
@@ -702,6 +744,20 @@ static enum cls classify_msg(const char *msg, int *early)
     return C_WRONG;
 }
 
+/* The pid a test child announced in its BEGIN line (0 if none). */
+static long test_pid(char **lines, int nl, size_t nonce_len, const char *name)
+{
+    long pid = 0;
+    size_t nlen = strlen(name);
+    for (int i = 0; i < nl; i++) {
+        const char *rest = lines[i] + 6 + nonce_len + 1;
+        if (strncmp(lines[i], "BEGIN ", 6) == 0 && strncmp(rest, name, nlen) == 0 &&
+            rest[nlen] == ' ')
+            sscanf(rest + nlen, " %*d %ld", &pid);
+    }
+    return pid;
+}
+
 static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const char *rundir,
                        int file)
 {
@@ -721,6 +777,18 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
     if (prot[0])
         snprintf(e->protections, sizeof e->protections, "%s", prot);
     free(prot);
+    pathf(path, sizeof path, "%s/skipped", rundir);
+    if (access(path, F_OK) == 0) {
+        for (int fi = 0; fi < e->f[file - 1].n && p->nt < MAXT; fi++) {
+            struct tres *t = &p->t[p->nt++];
+            memset(t, 0, sizeof *t);
+            snprintf(t->name, sizeof t->name, "%s", e->f[file - 1].names[fi]);
+            t->file = file;
+            t->cls = C_HANG;
+            sb_printf(&t->msg, "not run: the functional pass already hung\n");
+        }
+        return;
+    }
     pathf(path, sizeof path, "%s/secret", rundir);
     char *sec = slurp(path, 2 * 1024 * 1024);
 
@@ -733,8 +801,15 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
          l = strtok_r(NULL, "\n", &save)) {
         char *sp = strchr(l, ' ');
         if (sp == NULL || nonce_len == 0 || strncmp(sp + 1, info_nonce, nonce_len) != 0 ||
-            (sp[1 + nonce_len] != ' ' && sp[1 + nonce_len] != '\0'))
-            continue; /* not ours: forged or garbage */
+            (sp[1 + nonce_len] != ' ' && sp[1 + nonce_len] != '\0')) {
+            /* Only the kit writes this channel, always with the nonce: anything else is forged. */
+            if (!e->cheat)
+                sb_printf(&e->summary, "the submission wrote forged lines into the grader's "
+                                       "private channel\n");
+            e->cheat = true;
+            e->cls = C_CHEAT;
+            continue;
+        }
         lines[nl++] = l;
         if (strncmp(l, "DONE ", 5) == 0)
             done = true;
@@ -810,13 +885,7 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
         t->cls = classify_msg(m, &early);
         if (early == 66 || early == 67 || early == 68) {
             /* The child announced its pid in a BEGIN line; its logs carry it. */
-            long pid = 0;
-            for (int i = 0; i < nl; i++) {
-                const char *rest = lines[i] + 6 + nonce_len + 1;
-                if (strncmp(lines[i], "BEGIN ", 6) == 0 && strncmp(rest, name, nlen) == 0 &&
-                    rest[nlen] == ' ')
-                    sscanf(rest + nlen, " %*d %ld", &pid);
-            }
+            long pid = test_pid(lines, nl, nonce_len, name);
             char *a = san_logs(rundir, "tsan", pid), *b = san_logs(rundir, "asan", pid),
                  *c = san_logs(rundir, "ubsan", pid);
             size_t sn = strlen(a) + strlen(b) + strlen(c) + 3;
@@ -852,15 +921,25 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
             hang_block++;
             char label[300];
             snprintf(label, sizeof label, "%s--%s--%s--%s", e->ch, e->ex, name, p->pass);
-            t->cls = explain_hang(blk, nb, bin, bdir, label, &t->msg);
-            sb_printf(&t->msg, "  (the test was stopped after %s s)\n",
-                      strcmp(p->pass, "tsan") == 0 ? "12" : strcmp(p->pass, "asan") == 0 ? "8"
-                                                                                         : "4");
+            long pid = test_pid(lines, nl, nonce_len, name);
+            char gpath[4500];
+            pathf(gpath, sizeof gpath, "%s/scratch/gdb.%ld", rundir, pid);
+            char *gdb = slurp(gpath, 512 * 1024);
+            t->cls = explain_hang(blk, nb, bin, bdir, label, gdb, &t->msg);
+            free(gdb);
+            sb_printf(&t->msg, "  (the watchdog stopped the test before its timeout)\n");
         } else if (early >= 0) {
             sb_printf(&t->msg, "the test process exited with status %d in the middle of the "
                                "test (exit() called?)\n",
                       early);
         } else {
+            /* "test_x.c:42: [class] message": the class is reported on its own line. */
+            char *tag = strstr(m, ": [");
+            char *close = tag != NULL ? strstr(tag, "] ") : NULL;
+            if (close != NULL && close - tag < 24)
+                memmove(tag + 2, close + 2, strlen(close + 2) + 1);
+            if (strncmp(m, "-:0: ", 5) == 0)
+                memmove(m, m + 5, strlen(m + 5) + 1);
             sb_printf(&t->msg, "%s\n", m);
         }
     }
@@ -934,6 +1013,7 @@ struct entry {
     double score, max;
     bool ok, hidden;
     struct sbuf out;
+    struct sbuf advice; /* bug class, book section, hints: once per exercise in the text */
     enum cls cls;
 };
 
@@ -978,7 +1058,7 @@ static int entries(struct ex *e, struct entry *out, int max)
                 en->cls = t->ok ? C_NONE : t->cls;
                 sb_printf(&en->out, "%s", sb_str(&t->msg));
             }
-            advice(e, en->cls, &en->out);
+            advice(e, en->cls, &en->advice);
         }
     }
     for (int pi = 1; pi < e->np && n < max; pi++) {
@@ -1002,7 +1082,7 @@ static int entries(struct ex *e, struct entry *out, int max)
         if (strcmp(p->pass, "chaos") == 0 && !p->ok)
             sb_printf(&en->out, "Replay these yields with: make grade EX=%s/%s CHAOS_SEED=%s\n",
                       e->ch, e->ex, e->seed);
-        advice(e, en->cls, &en->out);
+        advice(e, en->cls, &en->advice);
     }
     if (e->np == 0 && ntests == 0 && n < max) { /* no test list at all: one entry */
         struct entry *en = &out[n++];
@@ -1194,7 +1274,10 @@ int main(int argc, char **argv)
             if (en->hidden)
                 fprintf(j, "\"visibility\": \"after_due_date\", ");
             fprintf(j, "\"output\": ");
-            json_str(j, sb_str(&en->out), per_out);
+            struct sbuf both = {0};
+            sb_printf(&both, "%s%s", sb_str(&en->out), sb_str(&en->advice));
+            json_str(j, sb_str(&both), per_out);
+            free(both.s);
             fprintf(j, "}");
         }
     }
@@ -1226,14 +1309,21 @@ int main(int argc, char **argv)
             if (e->cls == C_NONE)
                 continue;
             printf("\n== %s/%s: %s (%s)\n", e->ch, e->ex, e->title, cls_name[e->cls]);
-            int shown = 0;
-            for (int k = 0; k < nent[i] && shown < 4; k++) {
+            int shown = 0, failing = 0;
+            const char *adv = "";
+            for (int k = 0; k < nent[i]; k++) {
                 struct entry *en = &all[i][k];
                 if (en->ok)
                     continue;
-                shown++;
-                printf("-- %s\n%s", en->name, sb_str(&en->out));
+                failing++;
+                if (en->cls == e->cls && adv[0] == '\0')
+                    adv = sb_str(&en->advice);
+                if (shown++ < 4)
+                    printf("-- %s\n%s", en->name, sb_str(&en->out));
             }
+            if (shown > 4)
+                printf("-- (%d more failing entries in %s)\n", shown - 4, results_path);
+            printf("%s", adv);
         }
         if (tampered)
             printf("\nThe kit's own files changed while grading (the submission wrote to them, or "
@@ -1327,7 +1417,10 @@ int main(int argc, char **argv)
                 json_str(c, en->name, 300);
                 fprintf(c, ", \"status\": \"%s\", \"score\": %.2f, \"message\": ",
                         en->ok ? "pass" : "fail", en->score);
-                json_str(c, sb_str(&en->out), 2000);
+                struct sbuf both = {0};
+                sb_printf(&both, "%s%s", sb_str(&en->out), sb_str(&en->advice));
+                json_str(c, sb_str(&both), 2000);
+                free(both.s);
                 fprintf(c, "}");
             }
             fprintf(c, "]}\n");

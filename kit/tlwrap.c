@@ -20,6 +20,10 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -114,6 +118,7 @@ struct slot {
     atomic_uintptr_t obj2;    /* the mutex a condition wait released */
     atomic_uintptr_t where;   /* return address of the learner's call */
     atomic_uintptr_t self;    /* pthread_t, set by the creator */
+    atomic_int tid;           /* kernel thread id, set by the thread itself */
     atomic_int detached;
     atomic_uint_fast64_t exit_flow;
     char name[64];            /* written before used is published... see slot_claim() */
@@ -159,9 +164,11 @@ static int me(void)
     if (my_slot < 0) {
         int is_main = (pid_t)getpid() == gettid();
         my_slot = slot_claim(is_main ? "main" : "thread (not created by the program)");
-        if (my_slot >= 0)
+        if (my_slot >= 0) {
             atomic_store_explicit(&slots[my_slot].self, (uintptr_t)pthread_self(),
                                   memory_order_relaxed);
+            atomic_store_explicit(&slots[my_slot].tid, gettid(), memory_order_relaxed);
+        }
     }
     return my_slot;
 }
@@ -305,6 +312,8 @@ static void *trampoline(void *p)
                                                                 memory_order_relaxed,
                                                                 memory_order_relaxed))
         ;
+    if (st.slot >= 0)
+        atomic_store_explicit(&slots[st.slot].tid, gettid(), memory_order_relaxed);
     tl_trace_name_thread(st.name);
     tl_trace_event('T', "start", 0);
     tl_trace_flow_in("create", st.flow);
@@ -675,9 +684,10 @@ void tl_waitfor_dump(int fd, const char *tag)
         Dl_info info;
         if (where != 0 && dladdr((void *)where, &info) && info.dli_fbase != NULL)
             off = where - 1 - (uintptr_t)info.dli_fbase; /* -1: the call, not the return */
-        int n = snprintf(line, sizeof line, "HANG %s T %d %s %#lx %#lx %#lx %s\n", tag, i,
+        int n = snprintf(line, sizeof line, "HANG %s T %d %s %#lx %#lx %#lx %d %s\n", tag, i,
                          st_word[st < 0 || st > ST_DONE ? 0 : st], (unsigned long)obj,
-                         (unsigned long)obj2, (unsigned long)off, slots[i].name);
+                         (unsigned long)obj2, (unsigned long)off,
+                         atomic_load_explicit(&slots[i].tid, memory_order_relaxed), slots[i].name);
         if (n > 0 && write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
             return;
     }
@@ -698,6 +708,42 @@ struct watch {
     char tag[64];
 };
 
+/* Ask gdb (when TL_GDB names it) for every thread's stack, into gdb.<pid> in the
+ * current folder; waits for it at most `secs` seconds. */
+static void gdb_stacks(double secs)
+{
+    const char *gdb = getenv("TL_GDB");
+    if (gdb == NULL || *gdb == '\0')
+        return;
+#ifdef PR_SET_PTRACER
+    prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* Yama: let our child attach */
+#endif
+    char pid[32], out[64];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    snprintf(out, sizeof out, "gdb.%ld", (long)getpid());
+    pid_t child = fork();
+    if (child == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execlp(gdb, gdb, "-p", pid, "-batch", "-nx", "-q", "-ex", "set pagination off", "-ex",
+               "thread apply all bt", (char *)NULL);
+        _exit(127);
+    }
+    if (child < 0)
+        return;
+    for (int i = 0; i < (int)(secs * 20); i++) {
+        if (waitpid(child, NULL, WNOHANG) == child)
+            return;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        __real_nanosleep(&ts, NULL);
+    }
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+}
+
 static void *watchdog(void *p)
 {
     struct watch w = *(struct watch *)p;
@@ -710,6 +756,7 @@ static void *watchdog(void *p)
     while (__real_clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
     tl_waitfor_dump(w.fd, w.tag);
+    gdb_stacks(1.5);
     char end[96];
     int n = snprintf(end, sizeof end, "HANG %s END\n", w.tag);
     if (write(w.fd, end, (size_t)n) < 0)

@@ -1,4 +1,4 @@
-/* expect: wrong-result */
+/* expect: wrong-result|not-parallel */
 /* exercise: 01-fork-join/sum */
 /*
  * Hostile: prints a perfect Check summary and fake results, but computes nothing.

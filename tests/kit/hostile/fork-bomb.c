@@ -1,4 +1,4 @@
-/* expect: crash|hang|wrong-result */
+/* expect: cheat|crash|hang|wrong-result */
 /* exercise: 01-fork-join/sum */
 /*
  * Hostile: a fork bomb. Process limits must stop it and nothing may survive.

@@ -1,4 +1,4 @@
-/* expect: wrong-result */
+/* expect: wrong-result|not-parallel */
 /* exercise: 01-fork-join/sum */
 /*
  * Hostile: tries to overwrite the grader's files (its build folder, the secret
