@@ -80,8 +80,11 @@ fi
 exit 0
 EOF
 chmod +x "$G/setup.sh" "$G/run_autograder"
-(cd "$G" && rm -f ../autograder.zip && zip -qr ../autograder.zip setup.sh run_autograder threadlab) ||
+if (cd "$G" && rm -f ../autograder.zip && zip -qr ../autograder.zip setup.sh run_autograder threadlab); then
+    rm -rf "$G"
+else
     echo "  (zip not installed: the autograder is in $G; apt-get install zip for the .zip)"
+fi
 cat >"$OUT/gradescope/README.txt" <<'EOF'
 Upload autograder.zip as a Gradescope "Autograder" assignment (Ubuntu base image).
 Settings: at least 2 CPUs and 2 GB of memory, timeout 10 minutes (the defaults of
@@ -129,7 +132,7 @@ EOF
     printf '      - name: Autograding Reporter\n        uses: classroom-resources/autograding-grading-reporter@v1\n        env:\n'
     printf '%s\n' "$exercises" | while read -r ch ex; do
         id=$(echo "${ch}-${ex}" | tr -c 'a-zA-Z0-9\n' '-' | sed 's/^\([0-9]\)/ex\1/')
-        idu=$(echo "$id" | tr 'a-z-' 'A-Z_')
+        idu=$(echo "$id" | tr 'a-z' 'A-Z') # the reporter reads <ID upper-cased>_RESULTS
         printf '          %s_RESULTS: "${{ steps.%s.outputs.result }}"\n' "$idu" "$id"
     done
     printf '        with:\n          runners: %s\n' "$(printf '%s\n' "$exercises" | while read -r ch ex; do echo "${ch}-${ex}" | tr -c 'a-zA-Z0-9\n' '-' | sed 's/^\([0-9]\)/ex\1/'; done | paste -sd, -)"

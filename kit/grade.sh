@@ -169,7 +169,7 @@ grade_one() {
                     TL_GRADER="3:$nonce" TL_INPUT_SEED="$iseed" TL_TIMEOUT=4 \
                     CK_TIMEOUT_MULTIPLIER="$mult" CK_DEFAULT_TIMEOUT=4 \
                     CHAOS_SEED="$cs" \
-                    TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 report_thread_leaks=1 log_path=$R/scratch/tsan" \
+                    TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 report_thread_leaks=1 atexit_sleep_ms=0 log_path=$R/scratch/tsan" \
                     ASAN_OPTIONS="detect_leaks=1 exitcode=67 log_path=$R/scratch/asan" \
                     LSAN_OPTIONS="exitcode=67" UBSAN_OPTIONS="halt_on_error=1 exitcode=68 print_stacktrace=1 log_path=$R/scratch/ubsan" \
                     TL_PROTECTIONS="$R/protections" TL_GDB="$(command -v gdb)" \

@@ -227,6 +227,7 @@ struct ex {
     enum cls cls;
     bool cheat;
     struct sbuf summary; /* the headline message */
+    bool fence;          /* the learner's code uses a fence ThreadSanitizer cannot model */
     struct pres p[MAXP];
     int np;
     /* the test list, from the meta file: */
@@ -967,6 +968,11 @@ static void judge(struct ex *e, const char *bdir)
         free(log);
         return;
     }
+    /* gcc says so when it builds the TSan variant (-Wtsan). */
+    pathf(path, sizeof path, "%s/compile.tsan.log", bdir);
+    char *tlog = slurp(path, 64 * 1024);
+    e->fence = strstr(tlog, "is not supported with '-fsanitize=thread'") != NULL;
+    free(tlog);
     /* One entry per pass, in the order the .ex lists them. */
     char passes[128];
     snprintf(passes, sizeof passes, "%s", e->passes);
@@ -1079,6 +1085,11 @@ static int entries(struct ex *e, struct entry *out, int max)
             if (strchr(sb_str(&p->t[i].msg), '\n') == NULL)
                 sb_printf(&en->out, "\n");
         }
+        if (strcmp(p->pass, "tsan") == 0 && !p->ok && e->fence)
+            sb_printf(&en->out, "Note: ThreadSanitizer does not understand atomic_thread_fence, "
+                                "so code that relies on a fence is reported as racy even when it "
+                                "is correct. Put the ordering on the atomic operation itself "
+                                "(e.g. memory_order_acq_rel on the decrement) instead.\n");
         if (strcmp(p->pass, "chaos") == 0 && !p->ok)
             sb_printf(&en->out, "Replay these yields with: make grade EX=%s/%s CHAOS_SEED=%s\n",
                       e->ch, e->ex, e->seed);

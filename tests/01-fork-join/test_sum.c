@@ -1,0 +1,229 @@
+/*
+ * test_sum.c - tests for exercise 01-fork-join/sum.
+ *
+ * What it shows: how to check a fork-join function without timing it. The
+ * chunk function handed to sum_parallel() is ours: it records which chunk it
+ * was called for and on which thread (tl_note_worker), so the tests can see
+ * the split, count the threads, and tell a parallel sum from a serial one.
+ *
+ * DESIGN: one test makes every chunk wait at a rendezvous until all k chunks
+ * have started. A fork-join sum gets there at once; a sum that joins each
+ * thread before creating the next never does, and the rendezvous gives up
+ * after a second (no timing is asserted: giving up is the failure).
+ */
+#define _GNU_SOURCE
+#include "tlcheck.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "sum.h"
+
+#define MAX_CALLS 64
+
+struct call {
+    size_t lo, hi;
+    int worker;
+};
+
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rec_cond = PTHREAD_COND_INITIALIZER;
+/* Guarded by rec_lock. */
+static struct call calls[MAX_CALLS];
+static size_t ncalls;
+static size_t meet_expected; /* 0 = no rendezvous */
+static size_t meet_arrived;
+static bool meet_gave_up;
+
+static void rec_reset(size_t rendezvous)
+{
+    pthread_mutex_lock(&rec_lock);
+    ncalls = 0;
+    meet_expected = rendezvous;
+    meet_arrived = 0;
+    meet_gave_up = false;
+    pthread_mutex_unlock(&rec_lock);
+}
+
+/* Our chunk function: sums, records the call, and waits at the rendezvous
+ * if one is set (at most one second, then gives up for everybody). */
+static long chunk_sum(const long *a, size_t lo, size_t hi)
+{
+    int w = tl_note_worker();
+    long s = 0;
+    for (size_t i = lo; i < hi; i++)
+        s += a[i];
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    pthread_mutex_lock(&rec_lock);
+    if (ncalls < MAX_CALLS)
+        calls[ncalls] = (struct call){lo, hi, w};
+    ncalls++;
+    if (meet_expected > 0) {
+        meet_arrived++;
+        pthread_cond_broadcast(&rec_cond);
+        while (meet_arrived < meet_expected && !meet_gave_up)
+            if (pthread_cond_timedwait(&rec_cond, &rec_lock, &until) == ETIMEDOUT)
+                meet_gave_up = true;
+    }
+    pthread_mutex_unlock(&rec_lock);
+    return s;
+}
+
+static int by_lo(const void *x, const void *y)
+{
+    const struct call *p = x, *q = y;
+    return (p->lo > q->lo) - (p->lo < q->lo);
+}
+
+static long *random_array(uint64_t *rng, size_t n)
+{
+    long *a = malloc((n ? n : 1) * sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    for (size_t i = 0; i < n; i++)
+        a[i] = (long)(tl_rand(rng) % 2001) - 1000;
+    return a;
+}
+
+/* Runs sum_parallel on a[0..n) with nthreads and checks everything the
+ * contract promises: the result, the split, and the threads. */
+static void check_sum(const long *a, size_t n, int nthreads, size_t rendezvous)
+{
+    long want = 0;
+    for (size_t i = 0; i < n; i++)
+        want += a[i];
+    size_t k = n < (size_t)nthreads ? n : (size_t)nthreads;
+    rec_reset(rendezvous);
+    tl_counts_reset();
+    long got = 12345;
+    int rc = sum_parallel(a, n, nthreads, chunk_sum, &got);
+    struct tl_counts c;
+    tl_counts_get(&c);
+    long seen = tl_workers_seen();
+
+    pthread_mutex_lock(&rec_lock);
+    size_t nc = ncalls;
+    bool gave_up = meet_gave_up;
+    struct call sorted[MAX_CALLS];
+    memcpy(sorted, calls, sizeof sorted);
+    pthread_mutex_unlock(&rec_lock);
+
+    tl_assert(rc == 0, TL_WRONG, "sum_parallel(n=%zu, nthreads=%d) returned %d, expected 0", n,
+              nthreads, rc);
+    tl_assert(c.threads_joined == c.threads_created, TL_THREAD_LEAK,
+              "n=%zu nthreads=%d: %ld threads created but %ld joined", n, nthreads,
+              c.threads_created, c.threads_joined);
+    for (size_t i = 0; i < nc && i < MAX_CALLS; i++)
+        tl_assert(sorted[i].worker != 0, TL_NOT_PARALLEL,
+                  "n=%zu nthreads=%d: chunk [%zu,%zu) was summed by the calling thread", n,
+                  nthreads, sorted[i].lo, sorted[i].hi);
+    tl_assert(!gave_up, TL_NOT_PARALLEL,
+              "n=%zu nthreads=%d: the %zu chunks never ran at the same time "
+              "(is each thread joined before the next is created?)",
+              n, nthreads, k);
+    tl_assert(c.threads_created >= (long)k || k < 2, TL_NOT_PARALLEL,
+              "n=%zu nthreads=%d: created %ld threads for %zu chunks", n, nthreads,
+              c.threads_created, k);
+    tl_assert(c.threads_created == (long)k, TL_WRONG,
+              "n=%zu nthreads=%d: created %ld threads, expected min(n, nthreads) = %zu", n,
+              nthreads, c.threads_created, k);
+    tl_assert(nc == k, TL_WRONG, "n=%zu nthreads=%d: chunk function called %zu times, expected %zu",
+              n, nthreads, nc, k);
+    tl_assert(seen == (long)k, TL_NOT_PARALLEL,
+              "n=%zu nthreads=%d: %ld distinct threads summed the %zu chunks", n, nthreads, seen,
+              k);
+    qsort(sorted, nc, sizeof sorted[0], by_lo);
+    size_t at = 0, small = n, big = 0;
+    for (size_t i = 0; i < nc; i++) {
+        size_t len = sorted[i].hi - sorted[i].lo;
+        tl_assert(sorted[i].lo == at && sorted[i].hi > sorted[i].lo && sorted[i].hi <= n,
+                  TL_WRONG, "n=%zu nthreads=%d: chunks do not tile [0,n): chunk %zu is [%zu,%zu), "
+                  "expected it to start at %zu and be non-empty", n, nthreads, i, sorted[i].lo,
+                  sorted[i].hi, at);
+        at = sorted[i].hi;
+        small = len < small ? len : small;
+        big = len > big ? len : big;
+    }
+    tl_assert(at == n, TL_WRONG, "n=%zu nthreads=%d: the chunks cover [0,%zu) only", n, nthreads, at);
+    tl_assert(nc == 0 || big - small <= 1, TL_WRONG,
+              "n=%zu nthreads=%d: chunk sizes range from %zu to %zu (must differ by at most one)",
+              n, nthreads, small, big);
+    tl_assert(got == want, TL_WRONG, "n=%zu nthreads=%d: sum is %ld, expected %ld", n, nthreads,
+              got, want);
+}
+
+TL_TEST(splits_the_remainder)
+{
+    uint64_t rng = tl_input_seed();
+    for (int round = 0; round < 20; round++) {
+        int nthreads = 2 + (int)(tl_rand(&rng) % 7);
+        size_t n = (size_t)nthreads * (1 + tl_rand(&rng) % 40) + 1 + tl_rand(&rng) % (size_t)(nthreads - 1);
+        long *a = random_array(&rng, n);
+        check_sum(a, n, nthreads, 0);
+        free(a);
+    }
+}
+
+TL_TEST(more_threads_than_elements)
+{
+    uint64_t rng = tl_input_seed() ^ 0x1111;
+    for (int round = 0; round < 20; round++) {
+        int nthreads = 2 + (int)(tl_rand(&rng) % 15);
+        size_t n = 1 + tl_rand(&rng) % (size_t)(nthreads - 1);
+        long *a = random_array(&rng, n);
+        check_sum(a, n, nthreads, 0);
+        free(a);
+    }
+}
+
+TL_TEST(empty_array_and_bad_arguments)
+{
+    uint64_t rng = tl_input_seed() ^ 0x2222;
+    long *a = random_array(&rng, 4);
+    check_sum(a, 0, 1 + (int)(tl_rand(&rng) % 8), 0);
+    long got = 777;
+    int rc = sum_parallel(a, 4, 0, chunk_sum, &got);
+    tl_assert(rc == EINVAL && got == 777, TL_WRONG,
+              "nthreads=0: returned %d and stored %ld, expected EINVAL and nothing stored", rc, got);
+    struct tl_counts c;
+    tl_counts_get(&c);
+    tl_assert(c.threads_created == 0, TL_WRONG, "nthreads=0 created %ld threads", c.threads_created);
+    free(a);
+}
+
+TL_TEST(random_inputs_add_up)
+{
+    uint64_t rng = tl_input_seed() ^ 0x3333;
+    for (int round = 0; round < 40; round++) {
+        int nthreads = 1 + (int)(tl_rand(&rng) % 8);
+        size_t n = tl_rand(&rng) % 3000;
+        long *a = random_array(&rng, n);
+        check_sum(a, n, nthreads, 0);
+        free(a);
+    }
+}
+
+TL_TEST(chunks_run_at_the_same_time)
+{
+    uint64_t rng = tl_input_seed() ^ 0x4444;
+    for (int round = 0; round < 5; round++) {
+        int nthreads = 2 + (int)(tl_rand(&rng) % 5);
+        size_t n = (size_t)nthreads * 3 + tl_rand(&rng) % 100;
+        long *a = random_array(&rng, n);
+        check_sum(a, n, nthreads, (size_t)nthreads);
+        free(a);
+    }
+}
+
+static const struct tl_test tl_tests[] = {
+    TL_RUN(splits_the_remainder),
+    TL_RUN(more_threads_than_elements),
+    TL_RUN(empty_array_and_bad_arguments),
+    TL_RUN(random_inputs_add_up),
+    TL_RUN(chunks_run_at_the_same_time),
+};
+TL_MAIN("01-fork-join/sum")
