@@ -71,6 +71,10 @@ grade_one() {
         fi
         cp "$f" "$B/$unit.c"
         srcs="$srcs $unit"
+        # An exercise file still identical to the kit's skeleton has not been started.
+        if [ "$unit" = "$ex" ] && git -C "$KIT" show "HEAD:chapters/$ch/$ex.c" 2>/dev/null | cmp -s - "$f"; then
+            echo "untouched=1" >>"$B/meta"
+        fi
     done
 
     # Build each variant the passes need: the learner's code with the learner's

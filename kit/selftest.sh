@@ -147,11 +147,13 @@ fi
 
 section "book.md and diagrams"
 if sh kit/book.sh check >"$B/book.log" 2>&1; then ok "$(cat "$B/book.log")"; else bad "book.md excerpts drifted:"; sed 's/^/      /' "$B/book.log" | head -n 20; fi
+nbook=0
 for ex in tests/[0-9][0-9]-*/*.ex; do
     b=$( . "./$ex"; echo "${book:-}")
-    if [ -n "$b" ] && grep -Fqx "### $b" book.md; then :; else bad "$ex: its book section \"$b\" is not a heading of book.md"; fi
+    if [ -n "$b" ] && grep -Fqx "### $b" book.md 2>/dev/null; then nbook=$((nbook + 1)); else
+        bad "$ex: its book section \"$b\" is not a heading of book.md"; fi
 done
-ok "every exercise points to a heading of book.md"
+ok "$nbook exercises point to a heading of book.md"
 for ch in chapters/[0-9][0-9]-*; do
     n=$(basename "$ch")
     for ex in tests/"$n"/*.ex; do
@@ -167,6 +169,7 @@ if sh kit/chapters.sh timelines "$B/diagrams" >"$B/diagrams.log" 2>&1; then
         grep -q '<svg' "$s" && n=$((n + 1)) || bad "$s is not an SVG"
     done
     for s in diagrams/*.svg; do
+        [ -f "$s" ] || continue
         [ -f "$B/diagrams/$(basename "$s")" ] || bad "$s is no longer drawn by any chapter's timelines file"
     done
     ok "redrew $n diagrams from traced runs"

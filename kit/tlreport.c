@@ -228,6 +228,7 @@ struct ex {
     bool cheat;
     struct sbuf summary; /* the headline message */
     bool fence;          /* the learner's code uses a fence ThreadSanitizer cannot model */
+    bool untouched;      /* the file is still the kit's skeleton */
     struct pres p[MAXP];
     int np;
     /* the test list, from the meta file: */
@@ -697,6 +698,8 @@ static void load_meta(struct ex *e, const char *dir)
     kv(m, "compile", e->compile, sizeof e->compile);
     kv(m, "chaos_seed", e->seed, sizeof e->seed);
     kv(m, "input_seed", e->iseed, sizeof e->iseed);
+    kv(m, "untouched", buf, sizeof buf);
+    e->untouched = buf[0] == '1';
     kv(m, "points", buf, sizeof buf);
     e->points = buf[0] ? atof(buf) : 10;
     kv(m, "ms", buf, sizeof buf);
@@ -1309,10 +1312,21 @@ int main(int argc, char **argv)
                 printf("%-40s %9s  passed (%s) %.1fs\n", name, sc, e->passes, e->ms / 1000.0);
             else
                 printf("%-40s %9s  %s %.1fs\n", name, sc, cls_name[e->cls], e->ms / 1000.0);
-            if (brief && e->cls != C_NONE) {
-                printf("%42s%s: %s.\n", "", cls_name[e->cls], cls_why[e->cls]);
+            if (brief && e->cls != C_NONE && e->untouched) {
+                printf("    not started: fill in the TODOs of chapters/%s/%s.c (its contract is "
+                       "%s.h); read book.md \"%s\" first.\n", e->ch, e->ex, e->ex, e->book);
+            } else if (brief && e->cls != C_NONE) {
+                for (int k = 0; k < nent[i]; k++) {
+                    if (all[i][k].ok)
+                        continue;
+                    const char *o = sb_str(&all[i][k].out), *name = strchr(all[i][k].name, ':');
+                    printf("    first failure: %s: %.*s\n", name ? name + 2 : all[i][k].name,
+                           (int)strcspn(o, "\n"), o);
+                    break;
+                }
+                printf("    %s: %s.\n", cls_name[e->cls], cls_why[e->cls]);
                 if (e->book[0])
-                    printf("%42sRead book.md \"%s\"; hints in %s.\n", "", e->book, e->hints);
+                    printf("    Read book.md \"%s\"; hints in %s.\n", e->book, e->hints);
             }
         }
         for (int i = 0; i < nex && !brief; i++) {
