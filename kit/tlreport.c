@@ -1315,13 +1315,28 @@ int main(int argc, char **argv)
             if (brief && e->cls != C_NONE && e->untouched) {
                 printf("    not started: fill in the TODOs of chapters/%s/%s.c (its contract is "
                        "%s.h); read book.md \"%s\" first.\n", e->ch, e->ex, e->ex, e->book);
+            } else if (brief && (e->cls == C_COMPILE || e->cls == C_CHEAT) && e->np == 0) {
+                const char *sm = sb_str(&e->summary);
+                for (int l = 0; l < 4 && *sm; l++) {
+                    int len = (int)strcspn(sm, "\n");
+                    printf("    %.*s\n", len, sm);
+                    sm += len + (sm[len] == '\n');
+                }
             } else if (brief && e->cls != C_NONE) {
                 for (int k = 0; k < nent[i]; k++) {
                     if (all[i][k].ok)
                         continue;
                     const char *o = sb_str(&all[i][k].out), *name = strchr(all[i][k].name, ':');
-                    printf("    first failure: %s: %.*s\n", name ? name + 2 : all[i][k].name,
-                           (int)strcspn(o, "\n"), o);
+                    printf("    first failure: %s\n", name ? name + 2 : all[i][k].name);
+                    /* Its first lines, down to the first that names a source line. */
+                    for (int l = 0; l < 5 && *o; l++) {
+                        int len = (int)strcspn(o, "\n");
+                        printf("      %.*s\n", len, o);
+                        bool where = memmem(o, (size_t)len, ".c:", 3) != NULL;
+                        o += len + (o[len] == '\n');
+                        if (where)
+                            break;
+                    }
                     break;
                 }
                 printf("    %s: %s.\n", cls_name[e->cls], cls_why[e->cls]);
