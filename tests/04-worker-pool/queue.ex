@@ -1,0 +1,5 @@
+title="A bounded blocking task queue"
+points=10
+passes="func chaos pinned tsan"
+book="4.2 The task queue"
+deps=""

@@ -1,0 +1,484 @@
+/*
+ * test_future.c - tests for chapters/04-worker-pool/future.c (linked with
+ * the learner's pool.c).
+ *
+ * What it shows: checking results, errors and lifetimes of futures. The
+ * test's task computes a value from its input or fails with an error code
+ * made from it, so every future_get() can be checked exactly. Gated tasks
+ * (they wait on a gate the test holds closed) make "get blocks", "all
+ * getters wake" and "destroy before the task ran" deterministic. The ASan
+ * pass turns a future freed while its task still uses it into a report.
+ *
+ * DESIGN: as in test_pool.c, calls that should block run on helper threads,
+ * the test watches tl_counts until they are in a condition wait, and waits
+ * on a latch (not in pthread_join) where a lost wake-up could strand them.
+ */
+#define _GNU_SOURCE
+#include "tlcheck.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "future.h"
+#include "pool.h"
+
+/* ------------------------------------------------------------ helpers */
+
+#define SPIN_LIMIT (1L << 21) /* yields before we decide a thread will never wait */
+
+static void check_rc(int rc, const char *what)
+{
+    ck_assert_msg(rc == 0, "%s failed: %s", what, strerror(rc));
+}
+
+static struct tl_counts counts(void)
+{
+    struct tl_counts c;
+    tl_counts_get(&c);
+    return c;
+}
+
+static long waits_now(void)
+{
+    struct tl_counts c = counts();
+    return c.cond_waits + c.cond_timedwaits;
+}
+
+/* Yield until the condition waits reach n; give up early when *returned >
+ * returned_max, or after SPIN_LIMIT yields. True when the waits were seen. */
+static bool await_waits(long n, atomic_int *returned, int returned_max)
+{
+    for (long i = 0; i < SPIN_LIMIT; i++) {
+        if (waits_now() >= n)
+            return true;
+        if (returned != NULL && atomic_load(returned) > returned_max)
+            return false;
+        sched_yield();
+    }
+    return false;
+}
+
+struct latch {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    int n;
+};
+
+static void latch_init(struct latch *l)
+{
+    check_rc(pthread_mutex_init(&l->m, NULL), "pthread_mutex_init");
+    check_rc(pthread_cond_init(&l->cv, NULL), "pthread_cond_init");
+    l->n = 0;
+}
+
+static void latch_arrive(struct latch *l)
+{
+    pthread_mutex_lock(&l->m);
+    l->n++;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->m);
+}
+
+static void latch_wait(struct latch *l, int n)
+{
+    pthread_mutex_lock(&l->m);
+    while (l->n < n)
+        pthread_cond_wait(&l->cv, &l->m);
+    pthread_mutex_unlock(&l->m);
+}
+
+static void latch_destroy(struct latch *l)
+{
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->m);
+}
+
+struct gate {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    int inside;
+    bool open;
+};
+
+static void gate_init(struct gate *g)
+{
+    check_rc(pthread_mutex_init(&g->m, NULL), "pthread_mutex_init");
+    check_rc(pthread_cond_init(&g->cv, NULL), "pthread_cond_init");
+    g->inside = 0;
+    g->open = false;
+}
+
+static void gate_pass(struct gate *g)
+{
+    pthread_mutex_lock(&g->m);
+    g->inside++;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->m);
+    pthread_mutex_unlock(&g->m);
+}
+
+static void gate_await_inside(struct gate *g, int n)
+{
+    pthread_mutex_lock(&g->m);
+    while (g->inside < n)
+        pthread_cond_wait(&g->cv, &g->m);
+    pthread_mutex_unlock(&g->m);
+}
+
+static void gate_open(struct gate *g)
+{
+    pthread_mutex_lock(&g->m);
+    g->open = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->m);
+}
+
+static void gate_destroy(struct gate *g)
+{
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->m);
+}
+
+/* The test's task: result = x * 3 + 1, or the error code 1000 + x % 97 when x % 5 == 0. */
+struct calc {
+    struct gate *gate; /* NULL: not gated */
+    uintptr_t x;
+    atomic_int runs;
+};
+
+static int calc_fn(void *arg, void **result)
+{
+    struct calc *c = arg;
+    tl_note_worker();
+    if (c->gate != NULL)
+        gate_pass(c->gate);
+    atomic_fetch_add(&c->runs, 1);
+    if (c->x % 5 == 0)
+        return 1000 + (int)(c->x % 97);
+    *result = (void *)(c->x * 3 + 1);
+    return 0;
+}
+
+/* Check one future's outcome against its input. */
+static void check_get(future *f, const struct calc *c, const char *when)
+{
+    void *r = (void *)0xdead;
+    int err = future_get(f, &r);
+    if (c->x % 5 == 0)
+        tl_assert(err == 1000 + (int)(c->x % 97), TL_WRONG,
+                  "%s: the task failed with %d but future_get returned %d", when,
+                  1000 + (int)(c->x % 97), err);
+    else
+        tl_assert(err == 0 && r == (void *)(c->x * 3 + 1), TL_WRONG,
+                  "%s: future_get returned %d and %p, want 0 and %p", when, err, r,
+                  (void *)(c->x * 3 + 1));
+}
+
+static pool *make_pool(size_t n, size_t cap)
+{
+    pool *p = pool_create(n, cap);
+    tl_assert(p != NULL, TL_WRONG, "pool_create(%zu, %zu) returned NULL (errno %d)", n, cap, errno);
+    return p;
+}
+
+static future *submit_ok(pool *p, struct calc *c)
+{
+    future *f = future_submit(p, calc_fn, c);
+    tl_assert(f != NULL, TL_WRONG, "future_submit returned NULL (errno %d)", errno);
+    return f;
+}
+
+/* A thread that calls future_get once. */
+struct getter {
+    future *f;
+    const struct calc *c;
+    int err;
+    void *result;
+    atomic_int *returned;
+    struct latch *done;
+};
+
+static void *get_once(void *arg)
+{
+    struct getter *g = arg;
+    g->err = future_get(g->f, &g->result);
+    atomic_fetch_add(g->returned, 1);
+    latch_arrive(g->done);
+    return NULL;
+}
+
+static void check_getter(const struct getter *g)
+{
+    if (g->c->x % 5 == 0)
+        tl_assert(g->err == 1000 + (int)(g->c->x % 97), TL_WRONG,
+                  "a blocked future_get returned %d, want the task's error %d", g->err,
+                  1000 + (int)(g->c->x % 97));
+    else
+        tl_assert(g->err == 0 && g->result == (void *)(g->c->x * 3 + 1), TL_WRONG,
+                  "a blocked future_get returned %d and %p, want 0 and %p", g->err, g->result,
+                  (void *)(g->c->x * 3 + 1));
+}
+
+/* -------------------------------------------------------------- tests */
+
+TL_TEST(get_returns_each_result_and_error)
+{
+    uint64_t rs = tl_input_seed();
+    size_t n = 2 + tl_rand(&rs) % 3;
+    int nf = 150 + (int)(tl_rand(&rs) % 100);
+    pool *p = make_pool(n, 1 + tl_rand(&rs) % 8);
+    struct calc *c = calloc((size_t)nf, sizeof *c);
+    future **f = calloc((size_t)nf, sizeof *f);
+    ck_assert(c != NULL && f != NULL);
+    for (int i = 0; i < nf; i++) {
+        c[i].x = tl_rand(&rs) % 100000;
+        f[i] = submit_ok(p, &c[i]);
+    }
+    for (int i = nf - 1; i >= 0; i--) /* newest first: some are still queued */
+        check_get(f[i], &c[i], "first get");
+    for (int i = 0; i < nf; i += 7)
+        check_get(f[i], &c[i], "second get of the same future");
+    for (int i = 0; i < nf; i++) {
+        tl_assert(c[i].runs == 1, TL_WRONG, "task %d ran %d times, want once", i, c[i].runs);
+        future_destroy(f[i]);
+    }
+    pool_destroy(p);
+    free(f);
+    free(c);
+}
+
+TL_TEST(get_blocks_until_the_task_has_run)
+{
+    uint64_t rs = tl_input_seed();
+    struct gate gate;
+    gate_init(&gate);
+    pool *p = make_pool(1 + tl_rand(&rs) % 3, 4);
+    struct calc c = {.gate = &gate, .x = tl_rand(&rs) % 100000};
+    future *f = submit_ok(p, &c);
+    gate_await_inside(&gate, 1);
+    atomic_int returned = 0;
+    struct latch done;
+    latch_init(&done);
+    struct getter g = {.f = f, .c = &c, .returned = &returned, .done = &done};
+    long base = waits_now();
+    pthread_t th;
+    check_rc(pthread_create(&th, NULL, get_once, &g), "pthread_create");
+    bool waited = await_waits(base + 1, &returned, 0);
+    tl_assert(atomic_load(&returned) == 0, TL_WRONG,
+              "future_get returned %d before the task had run: it must block", g.err);
+    tl_assert(waited, TL_BUSY_WAIT, "future_get never waited on a condition variable");
+    gate_open(&gate);
+    latch_wait(&done, 1);
+    check_rc(pthread_join(th, NULL), "pthread_join");
+    check_getter(&g);
+    check_get(f, &c, "get after the task ran");
+    future_destroy(f);
+    pool_destroy(p);
+    latch_destroy(&done);
+    gate_destroy(&gate);
+}
+
+TL_TEST(every_getter_is_woken)
+{
+    uint64_t rs = tl_input_seed();
+    enum { MAXG = 5 };
+    for (int round = 0; round < 4; round++) {
+        struct gate gate;
+        gate_init(&gate);
+        pool *p = make_pool(1 + tl_rand(&rs) % 2, 2);
+        struct calc c = {.gate = &gate, .x = tl_rand(&rs) % 100000};
+        future *f = submit_ok(p, &c);
+        gate_await_inside(&gate, 1);
+        int k = 2 + (int)(tl_rand(&rs) % (MAXG - 1));
+        atomic_int returned = 0;
+        struct latch done;
+        latch_init(&done);
+        struct getter g[MAXG];
+        pthread_t th[MAXG];
+        long base = waits_now();
+        for (int i = 0; i < k; i++) {
+            g[i] = (struct getter){.f = f, .c = &c, .returned = &returned, .done = &done};
+            check_rc(pthread_create(&th[i], NULL, get_once, &g[i]), "pthread_create");
+        }
+        bool waited = await_waits(base + k, &returned, 0);
+        tl_assert(waited && atomic_load(&returned) == 0, TL_WRONG,
+                  "future_get must block (in a condition wait) until the task has run");
+        gate_open(&gate);
+        latch_wait(&done, k); /* one completion must wake all k getters */
+        for (int i = 0; i < k; i++) {
+            check_rc(pthread_join(th[i], NULL), "pthread_join");
+            check_getter(&g[i]);
+        }
+        future_destroy(f);
+        pool_destroy(p);
+        latch_destroy(&done);
+        gate_destroy(&gate);
+    }
+}
+
+TL_TEST(destroy_before_the_task_has_run)
+{
+    uint64_t rs = tl_input_seed();
+    size_t n = 1 + tl_rand(&rs) % 3, cap = 2 + tl_rand(&rs) % 6;
+    int nf = (int)(n + cap);
+    struct gate gate;
+    gate_init(&gate);
+    pool *p = make_pool(n, cap);
+    struct calc c[16] = {0};
+    future *f[16];
+    for (int i = 0; i < nf; i++) {
+        c[i].gate = i < (int)n ? &gate : NULL;
+        c[i].x = tl_rand(&rs) % 100000;
+        f[i] = submit_ok(p, &c[i]);
+        if (i == (int)n - 1)
+            gate_await_inside(&gate, (int)n); /* every worker is busy: the rest stay queued */
+    }
+    for (int i = 0; i < nf; i++) /* give up every handle while the tasks wait */
+        future_destroy(f[i]);
+    gate_open(&gate); /* now the tasks run and complete futures nobody holds */
+    pool_wait(p);
+    for (int i = 0; i < nf; i++)
+        tl_assert(c[i].runs == 1, TL_WRONG,
+                  "task %d ran %d times: destroying its future must not stop it", i, c[i].runs);
+    /* And the ordinary order: get, then destroy. */
+    c[0].gate = NULL;
+    future *g = submit_ok(p, &c[0]);
+    check_get(g, &c[0], "get before destroy");
+    future_destroy(g);
+    pool_destroy(p);
+    gate_destroy(&gate);
+}
+
+/* A plain pool task mixed in with futures: future_dropped must leave it alone. */
+struct plain {
+    unsigned char bytes[64];
+    atomic_int runs;
+};
+
+static void plain_fn(void *arg)
+{
+    struct plain *pl = arg;
+    atomic_fetch_add(&pl->runs, 1);
+}
+
+TL_TEST(cancel_completes_dropped_futures)
+{
+    uint64_t rs = tl_input_seed();
+    size_t n = 1 + tl_rand(&rs) % 3, queued = 1 + tl_rand(&rs) % 5;
+    struct gate gate;
+    gate_init(&gate);
+    pool *p = make_pool(n, queued + 1);
+    struct calc c[16] = {0};
+    future *f[16];
+    for (size_t i = 0; i < n + queued; i++) {
+        c[i].gate = i < n ? &gate : NULL;
+        c[i].x = tl_rand(&rs) % 100000;
+        f[i] = submit_ok(p, &c[i]);
+        if (i == n - 1)
+            gate_await_inside(&gate, (int)n);
+    }
+    struct plain pl;
+    memset(pl.bytes, 0xA5, sizeof pl.bytes);
+    atomic_init(&pl.runs, 0);
+    tl_assert(pool_submit(p, plain_fn, &pl) == 0, TL_WRONG, "pool_submit failed");
+
+    size_t dropped = pool_cancel(p, future_dropped);
+    tl_assert(dropped == queued + 1, TL_WRONG, "pool_cancel dropped %zu tasks, want %zu", dropped,
+              queued + 1);
+    for (size_t i = 0; i < sizeof pl.bytes; i++)
+        tl_assert(pl.bytes[i] == 0xA5, TL_MEMORY,
+                  "future_dropped wrote into the argument of a task that was not a future");
+    errno = 0;
+    tl_assert(future_submit(p, calc_fn, &c[0]) == NULL && errno == EPIPE, TL_WRONG,
+              "future_submit after pool_cancel must return NULL with errno EPIPE (errno %d)",
+              errno);
+    for (size_t i = n; i < n + queued; i++) { /* dropped: done at once, with ECANCELED */
+        void *r = NULL;
+        int err = future_get(f[i], &r);
+        tl_assert(err == ECANCELED, TL_WRONG,
+                  "future_get of a dropped task returned %d, want ECANCELED", err);
+        future_destroy(f[i]);
+    }
+    gate_open(&gate);
+    for (size_t i = 0; i < n; i++) { /* running at cancel: they finish normally */
+        check_get(f[i], &c[i], "a task running at cancel");
+        future_destroy(f[i]);
+    }
+    pool_destroy(p);
+    for (size_t i = 0; i < n + queued; i++)
+        tl_assert(c[i].runs == (i < n), TL_WRONG, "task %zu ran %d times", i, c[i].runs);
+    tl_assert(pl.runs == 0, TL_WRONG, "a dropped plain task ran");
+    gate_destroy(&gate);
+}
+
+/* Stress: clients submit batches, get them in a shuffled order, drop some unread. */
+struct client {
+    pool *p;
+    uint64_t seed;
+    atomic_int bad;
+};
+
+static void *client_main(void *arg)
+{
+    struct client *cl = arg;
+    uint64_t rs = cl->seed;
+    enum { BATCH = 8 };
+    for (int round = 0; round < 25; round++) {
+        struct calc c[BATCH] = {0};
+        future *f[BATCH];
+        for (int i = 0; i < BATCH; i++) {
+            c[i].x = tl_rand(&rs) % 100000;
+            f[i] = future_submit(cl->p, calc_fn, &c[i]);
+            if (f[i] == NULL)
+                atomic_fetch_add(&cl->bad, 1);
+        }
+        for (int k = 0; k < BATCH; k++) {
+            int i = (int)((uint64_t)(k * 5 + round) % BATCH);
+            if (f[i] == NULL)
+                continue;
+            void *r = NULL;
+            int err = future_get(f[i], &r);
+            bool ok = c[i].x % 5 == 0 ? err == 1000 + (int)(c[i].x % 97)
+                                      : err == 0 && r == (void *)(c[i].x * 3 + 1);
+            if (!ok)
+                atomic_fetch_add(&cl->bad, 1);
+            future_destroy(f[i]);
+        }
+    }
+    return NULL;
+}
+
+TL_TEST(stress_clients_and_workers)
+{
+    uint64_t rs = tl_input_seed();
+    for (int round = 0; round < 3; round++) {
+        pool *p = make_pool(1 + tl_rand(&rs) % 4, 1 + tl_rand(&rs) % 4);
+        struct client cl[3];
+        pthread_t th[3];
+        for (int i = 0; i < 3; i++) {
+            cl[i] = (struct client){.p = p, .seed = tl_rand(&rs)};
+            check_rc(pthread_create(&th[i], NULL, client_main, &cl[i]), "pthread_create");
+        }
+        for (int i = 0; i < 3; i++) {
+            check_rc(pthread_join(th[i], NULL), "pthread_join");
+            tl_assert(cl[i].bad == 0, TL_WRONG, "%d futures of a client came back wrong",
+                      cl[i].bad);
+        }
+        pool_destroy(p);
+    }
+}
+
+static const struct tl_test tl_tests[] = {
+    TL_RUN(get_returns_each_result_and_error),
+    TL_RUN(get_blocks_until_the_task_has_run),
+    TL_RUN(every_getter_is_woken),
+    TL_RUN(destroy_before_the_task_has_run),
+    TL_RUN(cancel_completes_dropped_futures),
+    TL_RUN(stress_clients_and_workers),
+};
+
+TL_MAIN("04-worker-pool/future")
