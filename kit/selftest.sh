@@ -129,6 +129,17 @@ while read -r d target expect f; do
     esac
 done <"$B/variants.list"
 
+section "an instructor's hidden tests (EXTRA_TESTS) are graded and kept hidden"
+grade_into solutions "$B/extra" -e 01-fork-join/sum -x tests/kit/extra
+if grep -q '"name": "01-fork-join/sum: negative numbers cancel out", "score": [0-9.]*, "max_score": [0-9.]*, "status": "passed", "tags": \["passed"\], "visibility": "after_due_date"' "$B/extra/results.json"; then
+    ok "hidden test graded, passed by the solution, visible after the due date"
+else
+    bad "the hidden test from tests/kit/extra is missing from results.json or not hidden"
+fi
+grade_into "$SKEL" "$B/extra-skel" -e 01-fork-join/sum -x tests/kit/extra
+grep -q '"name": "01-fork-join/sum: negative numbers cancel out", "score": 0.00' "$B/extra-skel/results.json" &&
+    ok "hidden test fails the skeleton" || bad "the hidden test does not fail the skeleton"
+
 section "grading leaves the kit unchanged and nothing running"
 after=$(kit_sum)
 [ "$before" = "$after" ] && ok "kit files unchanged" || bad "the kit's files changed during grading"

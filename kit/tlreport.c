@@ -212,7 +212,7 @@ struct tres {
 
 struct pres {
     char pass[16];
-    bool ok;
+    bool ok, skipped;
     enum cls cls;
     struct sbuf msg;       /* why it failed */
     struct tres t[MAXT];   /* per test (all files) */
@@ -783,6 +783,7 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
     free(prot);
     pathf(path, sizeof path, "%s/skipped", rundir);
     if (access(path, F_OK) == 0) {
+        p->skipped = true;
         for (int fi = 0; fi < e->f[file - 1].n && p->nt < MAXT; fi++) {
             struct tres *t = &p->t[p->nt++];
             memset(t, 0, sizeof *t);
@@ -1093,7 +1094,7 @@ static int entries(struct ex *e, struct entry *out, int max)
                                 "so code that relies on a fence is reported as racy even when it "
                                 "is correct. Put the ordering on the atomic operation itself "
                                 "(e.g. memory_order_acq_rel on the decrement) instead.\n");
-        if (strcmp(p->pass, "chaos") == 0 && !p->ok)
+        if (strcmp(p->pass, "chaos") == 0 && !p->ok && !p->skipped)
             sb_printf(&en->out, "Replay these yields with: make grade EX=%s/%s CHAOS_SEED=%s\n",
                       e->ch, e->ex, e->seed);
         advice(e, en->cls, &en->advice);
@@ -1349,6 +1350,12 @@ int main(int argc, char **argv)
             if (e->cls == C_NONE)
                 continue;
             printf("\n== %s/%s: %s (%s)\n", e->ch, e->ex, e->title, cls_name[e->cls]);
+            if (e->np == 0) { /* nothing ran: say why once, not once per test */
+                printf("%s", sb_str(&e->summary));
+                if (nent[i] > 0)
+                    printf("%s", sb_str(&all[i][0].advice));
+                continue;
+            }
             int shown = 0, failing = 0;
             const char *adv = "";
             for (int k = 0; k < nent[i]; k++) {
