@@ -68,7 +68,7 @@ draw() {
     trace=$1 out=$2 name=$3 title=$4
     mkdir -p "$out" "$B/traces"
     "$B/kit/timeline" -t "$title" -j "$B/traces/$name.json" "$trace" "$out/$name.dot" &&
-        neato -n2 -Tsvg "$out/$name.dot" -o "$out/$name.svg" &&
+        neato -q -n2 -Tsvg "$out/$name.dot" -o "$out/$name.svg" &&
         echo "  drew $out/$name.svg"
 }
 

@@ -1312,7 +1312,8 @@ int main(int argc, char **argv)
             if (e->cls == C_NONE)
                 printf("%-40s %9s  passed (%s) %.1fs\n", name, sc, e->passes, e->ms / 1000.0);
             else
-                printf("%-40s %9s  %s %.1fs\n", name, sc, cls_name[e->cls], e->ms / 1000.0);
+                printf("%-40s %9s  %s %.1fs\n", name, sc,
+                       e->untouched ? "not started" : cls_name[e->cls], e->ms / 1000.0);
             if (brief && e->cls != C_NONE && e->untouched) {
                 printf("    not started: fill in the TODOs of chapters/%s/%s.c (its contract is "
                        "%s.h); read book.md \"%s\" first.\n", e->ch, e->ex, e->ex, e->book);
@@ -1377,7 +1378,7 @@ int main(int argc, char **argv)
                    "someone edited them meanwhile): score set to zero.\n");
         printf("\nTotal: %.1f / %.0f points in %.1f s", tampered ? 0.0 : score, max,
                total_ms / 1000.0);
-        if (nex > 0 && exs[0].protections[0])
+        if (nex > 0 && exs[0].protections[0] && !brief)
             printf(" (protections: %s)", exs[0].protections);
         printf(".\nResults: %s\n", results_path);
     }
