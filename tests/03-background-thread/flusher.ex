@@ -1,0 +1,5 @@
+title="Flush on demand: a request/acknowledge handshake"
+points=15
+passes="func chaos pinned tsan"
+book="3.4 Flush on demand"
+deps=""

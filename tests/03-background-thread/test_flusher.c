@@ -1,0 +1,537 @@
+/*
+ * test_flusher.c - tests for chapters/03-background-thread/flusher.h.
+ *
+ * What it shows: how to test a request/acknowledge handshake. The test owns
+ * the sink, so it sees every batch, checks the order, and can hold the
+ * background thread inside the sink (a "gate") while other threads write and
+ * ask for flushes. With the thread held there, the interesting interleavings
+ * stop being rare: a flush_now() caller whose items are not in the batch
+ * being written out is provably waiting when that batch completes, so a
+ * caller that takes any wakeup as its answer (an `if` around the wait) is
+ * caught every time, and so is one that wakes a single waiter (signal where
+ * broadcast is needed).
+ *
+ * DESIGN: as in test_ticker.c, the test never blocks without a bound on
+ * something a wrong solution might never do: calls that might not return run
+ * on helper threads, and the test waits for them on semaphores (not wrapped,
+ * so they add nothing to the counts) with a generous bound. Nothing is timed
+ * except those bounds and one short pause that gives a wrong solution room
+ * to show itself.
+ */
+#include "tlcheck.h"
+
+#include "flusher.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#define HOUR_MS (3600L * 1000)
+#define NW 4            /* writers in the stress test */
+#define STRIDE (1L << 20) /* item = base + writer * STRIDE + sequence number */
+
+/* ----------------------------------------------------------------- helpers */
+
+/* Seconds to wait for something a correct flusher does at once; scaled like Check's timeouts. */
+static double bound_s(void)
+{
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    double k = m != NULL && atof(m) > 0 ? atof(m) : 1.0;
+    return 1.0 * k;
+}
+
+/* Wait for s to be posted, at most bound_s(). Returns true if it was. */
+static bool sem_wait_bounded(sem_t *s)
+{
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    double b = bound_s();
+    at.tv_sec += (time_t)b;
+    at.tv_nsec += (long)((b - (double)(time_t)b) * 1e9);
+    if (at.tv_nsec >= 1000000000L) {
+        at.tv_sec++;
+        at.tv_nsec -= 1000000000L;
+    }
+    int rc;
+    while ((rc = sem_timedwait(s, &at)) != 0 && errno == EINTR)
+        ;
+    return rc == 0;
+}
+
+/* Let other threads run for about ms milliseconds without adding to tl_counts. */
+static void idle_ms(int ms)
+{
+    poll(NULL, 0, ms);
+}
+
+static long waits_so_far(void)
+{
+    struct tl_counts c;
+    tl_counts_get(&c);
+    return c.cond_waits + c.cond_timedwaits + c.sleeps;
+}
+
+/* Yield until waits_so_far() exceeds `than` or *done is posted (or bound_s() passed). */
+static void until_waits_exceed(long than, sem_t *done)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int v = 0;
+        if (done != NULL)
+            sem_getvalue(done, &v);
+        if (waits_so_far() > than || v > 0)
+            return;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > bound_s())
+            return;
+        sched_yield();
+    }
+}
+
+/* A call of fn(arg) on a helper thread, so that the test can wait for it with a bound. */
+struct call {
+    void (*fn)(void *);
+    void *arg;
+    sem_t done;
+    pthread_t th;
+};
+
+static void *call_main(void *p)
+{
+    struct call *c = p;
+    c->fn(c->arg);
+    sem_post(&c->done);
+    return NULL;
+}
+
+static struct call *call_start(void (*fn)(void *), void *arg)
+{
+    struct call *c = malloc(sizeof *c); /* leaked if the call never returns */
+    ck_assert(c != NULL);
+    c->fn = fn;
+    c->arg = arg;
+    sem_init(&c->done, 0, 0);
+    ck_assert(pthread_create(&c->th, NULL, call_main, c) == 0);
+    return c;
+}
+
+/* Wait (bounded) for the call to return. Returns true, with the helper joined, if it did. */
+static bool call_finish(struct call *c)
+{
+    if (!sem_wait_bounded(&c->done)) {
+        pthread_detach(c->th); /* the test fails; a late finish must not read as a leak */
+        return false;
+    }
+    ck_assert(pthread_join(c->th, NULL) == 0);
+    free(c);
+    return true;
+}
+
+/* What the sink sees. Set base and gate_calls before flusher_create(). */
+struct sink {
+    long base;              /* item = base + writer * STRIDE + sequence number */
+    atomic_long received;   /* items the sink has finished with (counted as it returns) */
+    atomic_long calls;
+    atomic_long empty;      /* calls with n == 0 */
+    atomic_long disorder;   /* items that were not their writer's next one */
+    atomic_long next[NW];   /* next sequence number expected from each writer */
+    atomic_int thread;      /* tl_note_worker() index of the first caller; -1 before */
+    atomic_long foreign;    /* calls from any other thread */
+    atomic_int running;     /* sink calls running now */
+    atomic_long overlaps;   /* calls that started while another ran */
+    atomic_bool destroyed;  /* set by the test once flusher_destroy() has returned */
+    atomic_long late;       /* calls after that */
+    long gate_calls;        /* the first gate_calls calls post in_sink, then wait for gate */
+    sem_t in_sink, gate;
+};
+
+static void sink_init(struct sink *s, long base, long gate_calls)
+{
+    s->base = base;
+    atomic_init(&s->received, 0);
+    atomic_init(&s->calls, 0);
+    atomic_init(&s->empty, 0);
+    atomic_init(&s->disorder, 0);
+    for (int w = 0; w < NW; w++)
+        atomic_init(&s->next[w], 0);
+    atomic_init(&s->thread, -1);
+    atomic_init(&s->foreign, 0);
+    atomic_init(&s->running, 0);
+    atomic_init(&s->overlaps, 0);
+    atomic_init(&s->destroyed, false);
+    atomic_init(&s->late, 0);
+    s->gate_calls = gate_calls;
+    sem_init(&s->in_sink, 0, 0);
+    sem_init(&s->gate, 0, 0);
+}
+
+static long item_of(const struct sink *s, int writer, long seq)
+{
+    return s->base + writer * STRIDE + seq;
+}
+
+/* The sink every test passes to flusher_create(). */
+static void sink_fn(void *ctx, const long *items, size_t n)
+{
+    struct sink *s = ctx;
+    if (atomic_fetch_add(&s->running, 1) != 0)
+        atomic_fetch_add(&s->overlaps, 1);
+    if (atomic_load(&s->destroyed))
+        atomic_fetch_add(&s->late, 1);
+    int w = tl_note_worker();
+    int first = -1;
+    if (!atomic_compare_exchange_strong(&s->thread, &first, w) && first != w)
+        atomic_fetch_add(&s->foreign, 1);
+    if (n == 0)
+        atomic_fetch_add(&s->empty, 1);
+    for (size_t i = 0; i < n; i++) {
+        long v = items[i] - s->base;
+        long wr = v / STRIDE, seq = v % STRIDE;
+        if (v < 0 || wr >= NW || seq != atomic_load(&s->next[wr]))
+            atomic_fetch_add(&s->disorder, 1);
+        else
+            atomic_fetch_add(&s->next[wr], 1);
+    }
+    long k = atomic_fetch_add(&s->calls, 1) + 1;
+    if (k <= s->gate_calls) {
+        sem_post(&s->in_sink);
+        while (sem_wait(&s->gate) != 0) /* no bound: the test posts it, or fails and exits */
+            ;
+    }
+    atomic_fetch_add(&s->received, (long)n);
+    atomic_fetch_sub(&s->running, 1);
+}
+
+/* flusher_flush_now() on a helper thread, noting how much the sink had when it returned. */
+struct flush_call {
+    flusher *f;
+    struct sink *s;
+    long seen;
+};
+
+static void flush_and_note(void *arg)
+{
+    struct flush_call *fc = arg;
+    flusher_flush_now(fc->f);
+    fc->seen = atomic_load(&fc->s->received);
+}
+
+/* flusher_write() on a helper thread. */
+struct write_call {
+    flusher *f;
+    long item;
+    int rc;
+};
+
+static void write_one(void *arg)
+{
+    struct write_call *wc = arg;
+    wc->rc = flusher_write(wc->f, wc->item);
+}
+
+static void destroy_one(void *arg)
+{
+    flusher_destroy(arg);
+}
+
+/* Write `item` on a helper thread; fail the test if that blocks (the sink is held at the gate). */
+static void write_while_sink_runs(flusher *f, long item)
+{
+    struct write_call wc = {f, item, -1};
+    tl_assert(call_finish(call_start(write_one, &wc)), TL_DEADLOCK,
+              "flusher_write blocked while the sink was running: the background thread must "
+              "call the sink without holding the flusher's lock");
+    tl_assert(wc.rc == 0, TL_WRONG, "flusher_write returned %d", wc.rc);
+}
+
+/* Destroy f within the bound, then check the thread counts. */
+static void destroy_bounded(flusher *f, struct sink *s)
+{
+    tl_assert(call_finish(call_start(destroy_one, f)), TL_SLOW_STOP,
+              "flusher_destroy did not return within %.1f s: it must wake the background "
+              "thread (flag under the lock, then signal) rather than wait for its period",
+              bound_s());
+    atomic_store(&s->destroyed, true);
+    struct tl_counts c;
+    tl_counts_get(&c);
+    tl_assert(c.threads_joined == c.threads_created, TL_THREAD_LEAK,
+              "%ld threads created, %ld joined: flusher_destroy must join the background thread",
+              c.threads_created, c.threads_joined);
+    tl_assert(c.sleeps == 0, TL_SLOW_STOP,
+              "the flusher called sleep/usleep/nanosleep %ld times: a sleeping thread can be "
+              "woken neither by flush_now nor by destroy", c.sleeps);
+}
+
+/* ------------------------------------------------------------------- tests */
+
+TL_TEST(flush_now_hands_over_everything_written_before_it)
+{
+    uint64_t r = tl_input_seed();
+    struct sink s;
+    sink_init(&s, (long)(tl_rand(&r) % 1000) * STRIDE * NW, 0);
+    flusher *f = flusher_create(HOUR_MS, sink_fn, &s);
+    tl_assert(f != NULL, TL_WRONG, "flusher_create(one hour, sink, ctx) returned NULL");
+    long n = 10 + (long)(tl_rand(&r) % 190), m = 1 + (long)(tl_rand(&r) % 50);
+    for (long i = 0; i < n; i++)
+        tl_assert(flusher_write(f, item_of(&s, 0, i)) == 0, TL_WRONG, "flusher_write failed");
+    struct flush_call fc = {f, &s, -1};
+    tl_assert(call_finish(call_start(flush_and_note, &fc)), TL_LOST_WAKEUP,
+              "flusher_flush_now did not return within %.1f s (period: one hour): it must wake "
+              "the background thread, which must wake it back when the items are out", bound_s());
+    tl_assert(fc.seen == n, TL_WRONG,
+              "flush_now returned when the sink had finished %ld of the %ld items written "
+              "before it", fc.seen, n);
+    long calls = atomic_load(&s.calls);
+    flusher_flush_now(f); /* nothing new: must return at once, without calling the sink */
+    tl_assert(atomic_load(&s.calls) == calls && atomic_load(&s.empty) == 0, TL_WRONG,
+              "flush_now with nothing written since the last flush called the sink (sink calls "
+              "with no items: %ld)", atomic_load(&s.empty));
+    for (long i = 0; i < m; i++)
+        tl_assert(flusher_write(f, item_of(&s, 0, n + i)) == 0, TL_WRONG, "flusher_write failed");
+    fc.seen = -1;
+    tl_assert(call_finish(call_start(flush_and_note, &fc)), TL_LOST_WAKEUP,
+              "the second flusher_flush_now did not return within %.1f s", bound_s());
+    tl_assert(fc.seen == n + m, TL_WRONG,
+              "second flush_now returned when the sink had %ld of the %ld items", fc.seen, n + m);
+    tl_assert(atomic_load(&s.disorder) == 0, TL_WRONG,
+              "%ld items reached the sink out of order or twice", atomic_load(&s.disorder));
+    tl_assert(atomic_load(&s.thread) > 0 && atomic_load(&s.foreign) == 0, TL_WRONG,
+              "the sink must be called by the background thread only (not by flush_now's caller)");
+    destroy_bounded(f, &s);
+}
+
+TL_TEST(flush_now_waits_for_its_own_items)
+{
+    uint64_t r = tl_input_seed();
+    struct sink s;
+    sink_init(&s, (long)(tl_rand(&r) % 1000) * STRIDE * NW, 2);
+    flusher *f = flusher_create(HOUR_MS, sink_fn, &s);
+    tl_assert(f != NULL, TL_WRONG, "flusher_create(one hour, sink, ctx) returned NULL");
+    /* A writes item 0 and asks for a flush; the sink holds that batch at the gate. */
+    tl_assert(flusher_write(f, item_of(&s, 0, 0)) == 0, TL_WRONG, "flusher_write failed");
+    struct flush_call a = {f, &s, -1};
+    struct call *ca = call_start(flush_and_note, &a);
+    tl_assert(sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
+              "flush_now was called, but in %.1f s the background thread never called the sink "
+              "(period: one hour): flush_now must wake it", bound_s());
+    /* B writes item 1, then asks for a flush while batch {0} is still in the sink. */
+    write_while_sink_runs(f, item_of(&s, 0, 1));
+    long waits = waits_so_far();
+    struct flush_call b = {f, &s, -1};
+    struct call *cb = call_start(flush_and_note, &b);
+    until_waits_exceed(waits, &cb->done); /* B is blocked in its wait */
+    sem_post(&s.gate); /* batch {0} completes: wakes A, and B too */
+    tl_assert(sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
+              "B asked for a flush while the sink ran, but the background thread never "
+              "flushed B's item afterwards: a request made during a flush must not be lost");
+    idle_ms(20); /* batch {1} is held at the gate: B must still be waiting */
+    sem_post(&s.gate);
+    tl_assert(call_finish(ca), TL_LOST_WAKEUP,
+              "flush_now (A) did not return within %.1f s of its item reaching the sink",
+              bound_s());
+    tl_assert(call_finish(cb), TL_LOST_WAKEUP,
+              "flush_now (B) did not return within %.1f s of its item reaching the sink",
+              bound_s());
+    tl_assert(a.seen >= 1, TL_WRONG, "flush_now (A) returned before its item reached the sink");
+    tl_assert(b.seen == 2, TL_WRONG,
+              "flush_now (B) returned when the sink had finished %ld of the 2 items written "
+              "before it: the wakeup for an earlier batch is not B's answer; wait in a `while` "
+              "until everything up to B's ticket is flushed", b.seen);
+    destroy_bounded(f, &s);
+}
+
+TL_TEST(every_waiting_caller_is_released)
+{
+    uint64_t r = tl_input_seed();
+    struct sink s;
+    sink_init(&s, (long)(tl_rand(&r) % 1000) * STRIDE * NW, 1);
+    flusher *f = flusher_create(HOUR_MS, sink_fn, &s);
+    tl_assert(f != NULL, TL_WRONG, "flusher_create(one hour, sink, ctx) returned NULL");
+    tl_assert(flusher_write(f, item_of(&s, 0, 0)) == 0, TL_WRONG, "flusher_write failed");
+    struct flush_call fc[3] = {{f, &s, -1}, {f, &s, -1}, {f, &s, -1}};
+    struct call *c[3];
+    c[0] = call_start(flush_and_note, &fc[0]);
+    tl_assert(sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
+              "flush_now was called, but in %.1f s the background thread never called the sink "
+              "(period: one hour): flush_now must wake it", bound_s());
+    write_while_sink_runs(f, item_of(&s, 0, 1));
+    for (int i = 1; i < 3; i++) {
+        long waits = waits_so_far();
+        c[i] = call_start(flush_and_note, &fc[i]);
+        until_waits_exceed(waits, &c[i]->done);
+    }
+    sem_post(&s.gate); /* three callers wait; two more batches at most will follow */
+    for (int i = 0; i < 3; i++)
+        tl_assert(call_finish(c[i]), TL_LOST_WAKEUP,
+                  "flush_now caller %d of 3 was still blocked %.1f s after its items reached "
+                  "the sink: when a flush completes, wake every waiting caller (broadcast), "
+                  "each checks its own ticket", i + 1, bound_s());
+    tl_assert(fc[0].seen >= 1 && fc[1].seen == 2 && fc[2].seen == 2, TL_WRONG,
+              "flush_now returned too early (the sink had %ld, %ld, %ld items; wanted 1, 2, 2)",
+              fc[0].seen, fc[1].seen, fc[2].seen);
+    destroy_bounded(f, &s);
+}
+
+TL_TEST(writes_do_not_wait_for_the_sink)
+{
+    uint64_t r = tl_input_seed();
+    struct sink s;
+    sink_init(&s, (long)(tl_rand(&r) % 1000) * STRIDE * NW, 1);
+    flusher *f = flusher_create(HOUR_MS, sink_fn, &s);
+    tl_assert(f != NULL, TL_WRONG, "flusher_create(one hour, sink, ctx) returned NULL");
+    tl_assert(flusher_write(f, item_of(&s, 0, 0)) == 0, TL_WRONG, "flusher_write failed");
+    struct flush_call a = {f, &s, -1};
+    struct call *ca = call_start(flush_and_note, &a);
+    tl_assert(sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
+              "flush_now was called, but in %.1f s the background thread never called the sink",
+              bound_s());
+    long k = 1 + (long)(tl_rand(&r) % 100);
+    for (long i = 1; i <= k; i++)
+        write_while_sink_runs(f, item_of(&s, 0, i));
+    sem_post(&s.gate);
+    tl_assert(call_finish(ca), TL_LOST_WAKEUP, "flush_now did not return within %.1f s",
+              bound_s());
+    destroy_bounded(f, &s);
+    tl_assert(atomic_load(&s.received) == k + 1 && atomic_load(&s.disorder) == 0, TL_WRONG,
+              "the sink got %ld items (%ld out of order); %ld were written",
+              atomic_load(&s.received), atomic_load(&s.disorder), k + 1);
+}
+
+struct writer {
+    flusher *f;
+    struct sink *s;
+    int w;
+    long n;          /* items to write */
+    uint64_t rng;
+    int index;       /* tl_note_worker() of this writer */
+    long stale;      /* flush_now returns that left some of ours behind */
+    long flushes;
+    int failed;
+    pthread_t th;
+    sem_t done;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *wr = arg;
+    wr->index = tl_note_worker();
+    for (long i = 0; i < wr->n; i++) {
+        if (flusher_write(wr->f, item_of(wr->s, wr->w, i)) != 0)
+            wr->failed++;
+        if (tl_rand(&wr->rng) % 8 == 0) {
+            flusher_flush_now(wr->f);
+            wr->flushes++;
+            if (atomic_load(&wr->s->next[wr->w]) != i + 1)
+                wr->stale++;
+        }
+    }
+    sem_post(&wr->done);
+    return NULL;
+}
+
+TL_TEST(many_writers_and_flushes)
+{
+    uint64_t r = tl_input_seed();
+    struct sink s;
+    sink_init(&s, (long)(tl_rand(&r) % 1000) * STRIDE * NW, 0);
+    flusher *f = flusher_create(1, sink_fn, &s);
+    tl_assert(f != NULL, TL_WRONG, "flusher_create(1, sink, ctx) returned NULL");
+    static struct writer wr[NW];
+    long total = 0;
+    for (int w = 0; w < NW; w++) {
+        wr[w] = (struct writer){.f = f, .s = &s, .w = w, .n = 100 + (long)(tl_rand(&r) % 200)};
+        wr[w].rng = tl_rand(&r);
+        total += wr[w].n;
+        sem_init(&wr[w].done, 0, 0);
+        ck_assert(pthread_create(&wr[w].th, NULL, writer_main, &wr[w]) == 0);
+    }
+    int stuck = -1;
+    for (int w = 0; w < NW; w++) { /* settle every writer before any assertion */
+        /* One bound in all: once a writer is stuck, only look at the others. */
+        if (stuck < 0 ? sem_wait_bounded(&wr[w].done) : sem_trywait(&wr[w].done) == 0) {
+            ck_assert(pthread_join(wr[w].th, NULL) == 0);
+        } else {
+            pthread_detach(wr[w].th);
+            stuck = w;
+        }
+    }
+    tl_assert(stuck < 0, TL_LOST_WAKEUP,
+              "writer %d was still blocked (in flusher_flush_now?) after %.1f s", stuck,
+              bound_s());
+    for (int w = 0; w < NW; w++) {
+        tl_assert(wr[w].failed == 0, TL_WRONG, "flusher_write failed %d times", wr[w].failed);
+        tl_assert(wr[w].stale == 0, TL_WRONG,
+                  "writer %d: %ld of its %ld flush_now calls returned before all of its items "
+                  "had reached the sink", w, wr[w].stale, wr[w].flushes);
+    }
+    destroy_bounded(f, &s);
+    tl_assert(atomic_load(&s.overlaps) == 0, TL_WRONG,
+              "the sink was called while another call of it was running");
+    tl_assert(atomic_load(&s.disorder) == 0, TL_WRONG,
+              "%ld items reached the sink out of order or twice", atomic_load(&s.disorder));
+    tl_assert(atomic_load(&s.received) == total, TL_WRONG,
+              "%ld items written, the sink got %ld", total, atomic_load(&s.received));
+    int st = atomic_load(&s.thread);
+    bool is_writer = false;
+    for (int w = 0; w < NW; w++)
+        is_writer |= st == wr[w].index;
+    tl_assert(st > 0 && !is_writer && atomic_load(&s.foreign) == 0, TL_WRONG,
+              "the sink must be called by the background thread only (not by writers)");
+    tl_assert(atomic_load(&s.empty) == 0, TL_WRONG, "the sink was called with no items %ld times",
+              atomic_load(&s.empty));
+    struct tl_counts c;
+    tl_counts_get(&c);
+    /* NW writers, the test's helper that called destroy, and the flusher's own thread. */
+    tl_assert(c.threads_created == NW + 2, TL_WRONG,
+              "the flusher created %ld threads; expected one", c.threads_created - NW - 1);
+}
+
+TL_TEST(destroy_flushes_the_rest_and_stops_promptly)
+{
+    uint64_t r = tl_input_seed();
+    struct sink s;
+    sink_init(&s, (long)(tl_rand(&r) % 1000) * STRIDE * NW, 0);
+    flusher *f = flusher_create(HOUR_MS, sink_fn, &s);
+    tl_assert(f != NULL, TL_WRONG, "flusher_create(one hour, sink, ctx) returned NULL");
+    long n = 1 + (long)(tl_rand(&r) % 300);
+    for (long i = 0; i < n; i++)
+        tl_assert(flusher_write(f, item_of(&s, 0, i)) == 0, TL_WRONG, "flusher_write failed");
+    until_waits_exceed(0, NULL);
+    struct tl_counts before, c;
+    tl_counts_get(&before);
+    tl_assert(before.sleeps == 0, TL_SLOW_STOP,
+              "the background thread sleeps (%ld calls to sleep/usleep/nanosleep): with a "
+              "one-hour period, destroy would wait up to an hour", before.sleeps);
+    idle_ms(30);
+    tl_counts_get(&c);
+    long waits = c.cond_waits + c.cond_timedwaits - before.cond_waits - before.cond_timedwaits;
+    long locks = c.mutex_locks - before.mutex_locks;
+    tl_assert(waits <= 4 && locks <= 8, TL_BUSY_WAIT,
+              "in 30 ms of a one-hour period with nothing asked, the background thread woke %ld "
+              "times (%ld locks): it should block in one timed wait", waits, locks);
+    tl_assert(atomic_load(&s.calls) == 0, TL_WRONG,
+              "with a one-hour period and no flush_now, the sink was called before destroy");
+    destroy_bounded(f, &s);
+    tl_assert(atomic_load(&s.received) == n && atomic_load(&s.disorder) == 0, TL_WRONG,
+              "flusher_destroy must pass what is left to the sink: it got %ld of %ld items "
+              "(%ld out of order)", atomic_load(&s.received), n, atomic_load(&s.disorder));
+    idle_ms(2);
+    tl_assert(atomic_load(&s.late) == 0, TL_WRONG, "the sink was called after flusher_destroy");
+}
+
+static const struct tl_test tl_tests[] = {
+    TL_RUN(flush_now_hands_over_everything_written_before_it),
+    TL_RUN(flush_now_waits_for_its_own_items),
+    TL_RUN(every_waiting_caller_is_released),
+    TL_RUN(writes_do_not_wait_for_the_sink),
+    TL_RUN(many_writers_and_flushes),
+    TL_RUN(destroy_flushes_the_rest_and_stops_promptly),
+};
+
+TL_MAIN("03-background-thread/flusher")
