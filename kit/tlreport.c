@@ -512,6 +512,7 @@ static int obj_number(unsigned long *seen, int *nseen, unsigned long a)
  * "function() at file:line"; false when gdb's output has none. */
 static bool gdb_frame(const char *gdb, int lwp, char *out, size_t n)
 {
+    out[0] = '\0';
     static const char *const skip[] = {"nptl", "sysdeps", "tlwrap.c", "tlcheck.h", "trace.h",
                                        "check_", "libcheck", "futex", "sanitizer"};
     int cur = -1;
@@ -539,13 +540,19 @@ static bool gdb_frame(const char *gdb, int lwp, char *out, size_t n)
         fn = fn != NULL && fn < at ? fn + 4 : line + 4;
         while (*fn == ' ')
             fn++;
-        char name[200];
+        char name[200], here[300];
         textf(name, sizeof name, "%.*s", (int)strcspn(fn, " ("), fn);
         const char *file = at + 4, *slash = strrchr(file, '/');
-        textf(out, n, "%s() at %s", name, slash ? slash + 1 : file);
-        return true;
+        textf(here, sizeof here, "%s() at %s", name, slash ? slash + 1 : file);
+        if (out[0] == '\0') {
+            textf(out, n, "%s", here);
+        } else { /* the caller says more than a small helper does */
+            size_t used = strlen(out);
+            textf(out + used, n - used, ", called from %s", here);
+            return true;
+        }
     }
-    return false;
+    return out[0] != '\0';
 }
 
 static enum cls explain_hang(char **lines, int nlines, const char *bin, const char *bdir,
@@ -884,9 +891,11 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
             continue;
         }
         int early;
-        char m[1100];
+        char m[1100], kitdir[4200];
         snprintf(m, sizeof m, "%s", fail_msg);
         strip_path(m, bdir, "");
+        pathf(kitdir, sizeof kitdir, "%s/", kit);
+        strip_path(m, kitdir, ""); /* "tests/01-fork-join/test_sum.c:115: ..." */
         t->cls = classify_msg(m, &early);
         if (early == 66 || early == 67 || early == 68) {
             /* The child announced its pid in a BEGIN line; its logs carry it. */

@@ -28,7 +28,7 @@ while :; do
     touch "$stamp"
     for e in $changed; do
         printf '\n[%s] %s changed - grading (functional + ThreadSanitizer)...\n' "$(date +%H:%M:%S)" "$e"
-        sh kit/grade.sh -P "func tsan" -e "$e" -r build/watch/results.json | sed '1,/^--------/d'
+        sh kit/grade.sh -P "func tsan" -b -e "$e" -r build/watch/results.json | sed '1,/^--------/d'
     done
     sleep 1
 done

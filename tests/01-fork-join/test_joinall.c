@@ -14,12 +14,12 @@
  */
 #define _GNU_SOURCE
 #include "tlcheck.h"
+#include "tltest.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <time.h>
 
 #include "joinall.h"
 
@@ -57,9 +57,7 @@ static int test_job(size_t index, long *value)
     atomic_fetch_add_explicit(&calls[index], 1, memory_order_relaxed);
     pthread_mutex_lock(&order_lock);
     if (plan_reverse) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
+        struct timespec until = tl_deadline(1.0);
         for (;;) {
             bool later_done = true;
             for (size_t j = index + 1; j < plan_n; j++)

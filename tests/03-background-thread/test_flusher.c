@@ -19,119 +19,20 @@
  * to show itself.
  */
 #include "tlcheck.h"
+#include "tltest.h"
 
 #include "flusher.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <time.h>
 
 #define HOUR_MS (3600L * 1000)
 #define NW 4            /* writers in the stress test */
 #define STRIDE (1L << 20) /* item = base + writer * STRIDE + sequence number */
 
 /* ----------------------------------------------------------------- helpers */
-
-/* Seconds to wait for something a correct flusher does at once; scaled like Check's timeouts. */
-static double bound_s(void)
-{
-    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-    double k = m != NULL && atof(m) > 0 ? atof(m) : 1.0;
-    return 1.0 * k;
-}
-
-/* Wait for s to be posted, at most bound_s(). Returns true if it was. */
-static bool sem_wait_bounded(sem_t *s)
-{
-    struct timespec at;
-    clock_gettime(CLOCK_REALTIME, &at);
-    double b = bound_s();
-    at.tv_sec += (time_t)b;
-    at.tv_nsec += (long)((b - (double)(time_t)b) * 1e9);
-    if (at.tv_nsec >= 1000000000L) {
-        at.tv_sec++;
-        at.tv_nsec -= 1000000000L;
-    }
-    int rc;
-    while ((rc = sem_timedwait(s, &at)) != 0 && errno == EINTR)
-        ;
-    return rc == 0;
-}
-
-/* Let other threads run for about ms milliseconds without adding to tl_counts. */
-static void idle_ms(int ms)
-{
-    poll(NULL, 0, ms);
-}
-
-static long waits_so_far(void)
-{
-    struct tl_counts c;
-    tl_counts_get(&c);
-    return c.cond_waits + c.cond_timedwaits + c.sleeps;
-}
-
-/* Yield until waits_so_far() exceeds `than` or *done is posted (or bound_s() passed). */
-static void until_waits_exceed(long than, sem_t *done)
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        int v = 0;
-        if (done != NULL)
-            sem_getvalue(done, &v);
-        if (waits_so_far() > than || v > 0)
-            return;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > bound_s())
-            return;
-        sched_yield();
-    }
-}
-
-/* A call of fn(arg) on a helper thread, so that the test can wait for it with a bound. */
-struct call {
-    void (*fn)(void *);
-    void *arg;
-    sem_t done;
-    pthread_t th;
-};
-
-static void *call_main(void *p)
-{
-    struct call *c = p;
-    c->fn(c->arg);
-    sem_post(&c->done);
-    return NULL;
-}
-
-static struct call *call_start(void (*fn)(void *), void *arg)
-{
-    struct call *c = malloc(sizeof *c); /* leaked if the call never returns */
-    ck_assert(c != NULL);
-    c->fn = fn;
-    c->arg = arg;
-    sem_init(&c->done, 0, 0);
-    ck_assert(pthread_create(&c->th, NULL, call_main, c) == 0);
-    return c;
-}
-
-/* Wait (bounded) for the call to return. Returns true, with the helper joined, if it did. */
-static bool call_finish(struct call *c)
-{
-    if (!sem_wait_bounded(&c->done)) {
-        pthread_detach(c->th); /* the test fails; a late finish must not read as a leak */
-        return false;
-    }
-    ck_assert(pthread_join(c->th, NULL) == 0);
-    free(c);
-    return true;
-}
 
 /* What the sink sees. Set base and gate_calls before flusher_create(). */
 struct sink {
@@ -184,10 +85,7 @@ static void sink_fn(void *ctx, const long *items, size_t n)
         atomic_fetch_add(&s->overlaps, 1);
     if (atomic_load(&s->destroyed))
         atomic_fetch_add(&s->late, 1);
-    int w = tl_note_worker();
-    int first = -1;
-    if (!atomic_compare_exchange_strong(&s->thread, &first, w) && first != w)
-        atomic_fetch_add(&s->foreign, 1);
+    tl_note_caller(&s->thread, &s->foreign);
     if (n == 0)
         atomic_fetch_add(&s->empty, 1);
     for (size_t i = 0; i < n; i++) {
@@ -244,7 +142,7 @@ static void destroy_one(void *arg)
 static void write_while_sink_runs(flusher *f, long item)
 {
     struct write_call wc = {f, item, -1};
-    tl_assert(call_finish(call_start(write_one, &wc)), TL_DEADLOCK,
+    tl_assert(tl_call_bounded(write_one, &wc), TL_DEADLOCK,
               "flusher_write blocked while the sink was running: the background thread must "
               "call the sink without holding the flusher's lock");
     tl_assert(wc.rc == 0, TL_WRONG, "flusher_write returned %d", wc.rc);
@@ -253,10 +151,10 @@ static void write_while_sink_runs(flusher *f, long item)
 /* Destroy f within the bound, then check the thread counts. */
 static void destroy_bounded(flusher *f, struct sink *s)
 {
-    tl_assert(call_finish(call_start(destroy_one, f)), TL_SLOW_STOP,
+    tl_assert(tl_call_bounded(destroy_one, f), TL_SLOW_STOP,
               "flusher_destroy did not return within %.1f s: it must wake the background "
               "thread (flag under the lock, then signal) rather than wait for its period",
-              bound_s());
+              tl_bound_s());
     atomic_store(&s->destroyed, true);
     struct tl_counts c;
     tl_counts_get(&c);
@@ -281,9 +179,10 @@ TL_TEST(flush_now_hands_over_everything_written_before_it)
     for (long i = 0; i < n; i++)
         tl_assert(flusher_write(f, item_of(&s, 0, i)) == 0, TL_WRONG, "flusher_write failed");
     struct flush_call fc = {f, &s, -1};
-    tl_assert(call_finish(call_start(flush_and_note, &fc)), TL_LOST_WAKEUP,
+    tl_assert(tl_call_bounded(flush_and_note, &fc), TL_LOST_WAKEUP,
               "flusher_flush_now did not return within %.1f s (period: one hour): it must wake "
-              "the background thread, which must wake it back when the items are out", bound_s());
+              "the background thread, which must wake it back when the items are out",
+              tl_bound_s());
     tl_assert(fc.seen == n, TL_WRONG,
               "flush_now returned when the sink had finished %ld of the %ld items written "
               "before it", fc.seen, n);
@@ -295,8 +194,8 @@ TL_TEST(flush_now_hands_over_everything_written_before_it)
     for (long i = 0; i < m; i++)
         tl_assert(flusher_write(f, item_of(&s, 0, n + i)) == 0, TL_WRONG, "flusher_write failed");
     fc.seen = -1;
-    tl_assert(call_finish(call_start(flush_and_note, &fc)), TL_LOST_WAKEUP,
-              "the second flusher_flush_now did not return within %.1f s", bound_s());
+    tl_assert(tl_call_bounded(flush_and_note, &fc), TL_LOST_WAKEUP,
+              "the second flusher_flush_now did not return within %.1f s", tl_bound_s());
     tl_assert(fc.seen == n + m, TL_WRONG,
               "second flush_now returned when the sink had %ld of the %ld items", fc.seen, n + m);
     tl_assert(atomic_load(&s.disorder) == 0, TL_WRONG,
@@ -316,28 +215,28 @@ TL_TEST(flush_now_waits_for_its_own_items)
     /* A writes item 0 and asks for a flush; the sink holds that batch at the gate. */
     tl_assert(flusher_write(f, item_of(&s, 0, 0)) == 0, TL_WRONG, "flusher_write failed");
     struct flush_call a = {f, &s, -1};
-    struct call *ca = call_start(flush_and_note, &a);
-    tl_assert(sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
+    struct tl_call *ca = tl_call_start(flush_and_note, &a);
+    tl_assert(tl_sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
               "flush_now was called, but in %.1f s the background thread never called the sink "
-              "(period: one hour): flush_now must wake it", bound_s());
+              "(period: one hour): flush_now must wake it", tl_bound_s());
     /* B writes item 1, then asks for a flush while batch {0} is still in the sink. */
     write_while_sink_runs(f, item_of(&s, 0, 1));
-    long waits = waits_so_far();
+    long waits = tl_waits_or_sleeps_now();
     struct flush_call b = {f, &s, -1};
-    struct call *cb = call_start(flush_and_note, &b);
-    until_waits_exceed(waits, &cb->done); /* B is blocked in its wait */
+    struct tl_call *cb = tl_call_start(flush_and_note, &b);
+    tl_await_blocked(waits, &cb->done); /* B is blocked in its wait */
     sem_post(&s.gate); /* batch {0} completes: wakes A, and B too */
-    tl_assert(sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
+    tl_assert(tl_sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
               "B asked for a flush while the sink ran, but the background thread never "
               "flushed B's item afterwards: a request made during a flush must not be lost");
-    idle_ms(20); /* batch {1} is held at the gate: B must still be waiting */
+    tl_idle_ms(20); /* batch {1} is held at the gate: B must still be waiting */
     sem_post(&s.gate);
-    tl_assert(call_finish(ca), TL_LOST_WAKEUP,
+    tl_assert(tl_call_finish(ca), TL_LOST_WAKEUP,
               "flush_now (A) did not return within %.1f s of its item reaching the sink",
-              bound_s());
-    tl_assert(call_finish(cb), TL_LOST_WAKEUP,
+              tl_bound_s());
+    tl_assert(tl_call_finish(cb), TL_LOST_WAKEUP,
               "flush_now (B) did not return within %.1f s of its item reaching the sink",
-              bound_s());
+              tl_bound_s());
     tl_assert(a.seen >= 1, TL_WRONG, "flush_now (A) returned before its item reached the sink");
     tl_assert(b.seen == 2, TL_WRONG,
               "flush_now (B) returned when the sink had finished %ld of the 2 items written "
@@ -355,23 +254,23 @@ TL_TEST(every_waiting_caller_is_released)
     tl_assert(f != NULL, TL_WRONG, "flusher_create(one hour, sink, ctx) returned NULL");
     tl_assert(flusher_write(f, item_of(&s, 0, 0)) == 0, TL_WRONG, "flusher_write failed");
     struct flush_call fc[3] = {{f, &s, -1}, {f, &s, -1}, {f, &s, -1}};
-    struct call *c[3];
-    c[0] = call_start(flush_and_note, &fc[0]);
-    tl_assert(sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
+    struct tl_call *c[3];
+    c[0] = tl_call_start(flush_and_note, &fc[0]);
+    tl_assert(tl_sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
               "flush_now was called, but in %.1f s the background thread never called the sink "
-              "(period: one hour): flush_now must wake it", bound_s());
+              "(period: one hour): flush_now must wake it", tl_bound_s());
     write_while_sink_runs(f, item_of(&s, 0, 1));
     for (int i = 1; i < 3; i++) {
-        long waits = waits_so_far();
-        c[i] = call_start(flush_and_note, &fc[i]);
-        until_waits_exceed(waits, &c[i]->done);
+        long waits = tl_waits_or_sleeps_now();
+        c[i] = tl_call_start(flush_and_note, &fc[i]);
+        tl_await_blocked(waits, &c[i]->done);
     }
     sem_post(&s.gate); /* three callers wait; two more batches at most will follow */
     for (int i = 0; i < 3; i++)
-        tl_assert(call_finish(c[i]), TL_LOST_WAKEUP,
+        tl_assert(tl_call_finish(c[i]), TL_LOST_WAKEUP,
                   "flush_now caller %d of 3 was still blocked %.1f s after its items reached "
                   "the sink: when a flush completes, wake every waiting caller (broadcast), "
-                  "each checks its own ticket", i + 1, bound_s());
+                  "each checks its own ticket", i + 1, tl_bound_s());
     tl_assert(fc[0].seen >= 1 && fc[1].seen == 2 && fc[2].seen == 2, TL_WRONG,
               "flush_now returned too early (the sink had %ld, %ld, %ld items; wanted 1, 2, 2)",
               fc[0].seen, fc[1].seen, fc[2].seen);
@@ -387,16 +286,16 @@ TL_TEST(writes_do_not_wait_for_the_sink)
     tl_assert(f != NULL, TL_WRONG, "flusher_create(one hour, sink, ctx) returned NULL");
     tl_assert(flusher_write(f, item_of(&s, 0, 0)) == 0, TL_WRONG, "flusher_write failed");
     struct flush_call a = {f, &s, -1};
-    struct call *ca = call_start(flush_and_note, &a);
-    tl_assert(sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
+    struct tl_call *ca = tl_call_start(flush_and_note, &a);
+    tl_assert(tl_sem_wait_bounded(&s.in_sink), TL_LOST_WAKEUP,
               "flush_now was called, but in %.1f s the background thread never called the sink",
-              bound_s());
+              tl_bound_s());
     long k = 1 + (long)(tl_rand(&r) % 100);
     for (long i = 1; i <= k; i++)
         write_while_sink_runs(f, item_of(&s, 0, i));
     sem_post(&s.gate);
-    tl_assert(call_finish(ca), TL_LOST_WAKEUP, "flush_now did not return within %.1f s",
-              bound_s());
+    tl_assert(tl_call_finish(ca), TL_LOST_WAKEUP, "flush_now did not return within %.1f s",
+              tl_bound_s());
     destroy_bounded(f, &s);
     tl_assert(atomic_load(&s.received) == k + 1 && atomic_load(&s.disorder) == 0, TL_WRONG,
               "the sink got %ld items (%ld out of order); %ld were written",
@@ -454,7 +353,7 @@ TL_TEST(many_writers_and_flushes)
     int stuck = -1;
     for (int w = 0; w < NW; w++) { /* settle every writer before any assertion */
         /* One bound in all: once a writer is stuck, only look at the others. */
-        if (stuck < 0 ? sem_wait_bounded(&wr[w].done) : sem_trywait(&wr[w].done) == 0) {
+        if (stuck < 0 ? tl_sem_wait_bounded(&wr[w].done) : sem_trywait(&wr[w].done) == 0) {
             ck_assert(pthread_join(wr[w].th, NULL) == 0);
         } else {
             pthread_detach(wr[w].th);
@@ -463,7 +362,7 @@ TL_TEST(many_writers_and_flushes)
     }
     tl_assert(stuck < 0, TL_LOST_WAKEUP,
               "writer %d was still blocked (in flusher_flush_now?) after %.1f s", stuck,
-              bound_s());
+              tl_bound_s());
     for (int w = 0; w < NW; w++) {
         tl_assert(wr[w].failed == 0, TL_WRONG, "flusher_write failed %d times", wr[w].failed);
         tl_assert(wr[w].stale == 0, TL_WRONG,
@@ -502,13 +401,13 @@ TL_TEST(destroy_flushes_the_rest_and_stops_promptly)
     long n = 1 + (long)(tl_rand(&r) % 300);
     for (long i = 0; i < n; i++)
         tl_assert(flusher_write(f, item_of(&s, 0, i)) == 0, TL_WRONG, "flusher_write failed");
-    until_waits_exceed(0, NULL);
+    tl_await_blocked(0, NULL);
     struct tl_counts before, c;
     tl_counts_get(&before);
     tl_assert(before.sleeps == 0, TL_SLOW_STOP,
               "the background thread sleeps (%ld calls to sleep/usleep/nanosleep): with a "
               "one-hour period, destroy would wait up to an hour", before.sleeps);
-    idle_ms(30);
+    tl_idle_ms(30);
     tl_counts_get(&c);
     long waits = c.cond_waits + c.cond_timedwaits - before.cond_waits - before.cond_timedwaits;
     long locks = c.mutex_locks - before.mutex_locks;
@@ -521,7 +420,7 @@ TL_TEST(destroy_flushes_the_rest_and_stops_promptly)
     tl_assert(atomic_load(&s.received) == n && atomic_load(&s.disorder) == 0, TL_WRONG,
               "flusher_destroy must pass what is left to the sink: it got %ld of %ld items "
               "(%ld out of order)", atomic_load(&s.received), n, atomic_load(&s.disorder));
-    idle_ms(2);
+    tl_idle_ms(2);
     tl_assert(atomic_load(&s.late) == 0, TL_WRONG, "the sink was called after flusher_destroy");
 }
 

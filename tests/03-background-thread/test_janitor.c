@@ -15,71 +15,19 @@
  * evicted exactly once, or is still there: added == evicted + cache_size().
  */
 #include "tlcheck.h"
+#include "tltest.h"
 
 #include "janitor.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <time.h>
 
 #define HOUR_MS (3600L * 1000)
 #define MAXKEYS 256
 
 /* ----------------------------------------------------------------- helpers */
-
-/* Seconds to wait for something a correct janitor does at once; scaled like Check's timeouts. */
-static double bound_s(void)
-{
-    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-    double k = m != NULL && atof(m) > 0 ? atof(m) : 1.0;
-    return 1.0 * k;
-}
-
-/* Wait for s to be posted, at most bound_s(). Returns true if it was. */
-static bool sem_wait_bounded(sem_t *s)
-{
-    struct timespec at;
-    clock_gettime(CLOCK_REALTIME, &at);
-    double b = bound_s();
-    at.tv_sec += (time_t)b;
-    at.tv_nsec += (long)((b - (double)(time_t)b) * 1e9);
-    if (at.tv_nsec >= 1000000000L) {
-        at.tv_sec++;
-        at.tv_nsec -= 1000000000L;
-    }
-    int rc;
-    while ((rc = sem_timedwait(s, &at)) != 0 && errno == EINTR)
-        ;
-    return rc == 0;
-}
-
-/* Let other threads run for about ms milliseconds without adding to tl_counts. */
-static void idle_ms(int ms)
-{
-    poll(NULL, 0, ms);
-}
-
-/* Yield until some thread has blocked in a wait or a sleep (or bound_s() passed). */
-static void until_something_blocked(void)
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        struct tl_counts c;
-        tl_counts_get(&c);
-        if (c.cond_waits + c.cond_timedwaits + c.sleeps > 0)
-            return;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > bound_s())
-            return;
-        sched_yield();
-    }
-}
 
 /* The test's clock and on_evict, and what on_evict saw. */
 struct probe {
@@ -128,10 +76,7 @@ static void probe_evict(void *ctx, int key, long value)
     struct probe *p = ctx;
     if (atomic_load(&p->destroyed))
         atomic_fetch_add(&p->late, 1);
-    int w = tl_note_worker();
-    int first = -1;
-    if (!atomic_compare_exchange_strong(&p->thread, &first, w) && first != w)
-        atomic_fetch_add(&p->foreign, 1);
+    tl_note_caller(&p->thread, &p->foreign);
     if (key < 0 || key >= MAXKEYS || value % MAXKEYS != key)
         atomic_fetch_add(&p->mismatched, 1);
     else if (value / MAXKEYS > atomic_load(&p->clock))
@@ -152,39 +97,21 @@ static bool until_evicted(struct probe *p, long target)
 {
     if (atomic_load(&p->evicted) >= target)
         return true;
-    return sem_wait_bounded(&p->reached);
+    return tl_sem_wait_bounded(&p->reached);
 }
 
-struct destroyer {
-    cache *c;
-    sem_t done;
-};
-
-static void *destroyer_main(void *arg)
+static void destroy_one(void *arg)
 {
-    struct destroyer *d = arg;
-    cache_destroy(d->c);
-    sem_post(&d->done);
-    return NULL;
+    cache_destroy(arg);
 }
 
 /* Destroy c on a helper thread within the bound, then check the thread counts. */
 static void destroy_bounded(cache *c, struct probe *p)
 {
-    struct destroyer *d = malloc(sizeof *d); /* leaked if destroy never returns */
-    ck_assert(d != NULL);
-    d->c = c;
-    sem_init(&d->done, 0, 0);
-    pthread_t th;
-    ck_assert(pthread_create(&th, NULL, destroyer_main, d) == 0);
-    bool returned = sem_wait_bounded(&d->done);
-    if (!returned)
-        pthread_detach(th); /* the test fails; a late finish must not read as a leak */
-    tl_assert(returned, TL_SLOW_STOP,
+    tl_assert(tl_call_bounded(destroy_one, c), TL_SLOW_STOP,
               "cache_destroy did not return within %.1f s: it must wake the janitor (flag "
-              "under the lock, then signal) rather than wait for its sweep period", bound_s());
-    ck_assert(pthread_join(th, NULL) == 0);
-    free(d);
+              "under the lock, then signal) rather than wait for its sweep period",
+              tl_bound_s());
     atomic_store(&p->destroyed, true);
     struct tl_counts k;
     tl_counts_get(&k);
@@ -283,8 +210,8 @@ TL_TEST(janitor_evicts_what_expired)
               "after releasing the cache's lock");
     tl_assert(done, TL_WRONG,
               "%ld entries expired at clock %ld; after %.1f s of %ld ms sweeps on_evict had been "
-              "called %ld times", due, t, bound_s(), sweep, atomic_load(&p.evicted));
-    idle_ms(3 * (int)sweep);
+              "called %ld times", due, t, tl_bound_s(), sweep, atomic_load(&p.evicted));
+    tl_idle_ms(3 * (int)sweep);
     tl_assert(atomic_load(&p.evicted) == due, TL_WRONG,
               "%ld entries expired at clock %ld, but %ld were evicted", due, t,
               atomic_load(&p.evicted));
@@ -378,7 +305,7 @@ TL_TEST(foreground_threads_and_janitor_share_the_cache)
     tl_assert(until_evicted(&p, added), TL_WRONG,
               "%ld entries were added and all have expired, but %ld were evicted (cache_size "
               "%zu)", added, atomic_load(&p.evicted), cache_size(c));
-    idle_ms(3);
+    tl_idle_ms(3);
     tl_assert(atomic_load(&p.evicted) == added && cache_size(c) == 0, TL_WRONG,
               "%ld entries added; %ld evicted, %zu left: each must be evicted exactly once",
               added, atomic_load(&p.evicted), cache_size(c));
@@ -397,13 +324,13 @@ TL_TEST(janitor_stops_promptly_and_never_polls)
     tl_assert(c != NULL, TL_WRONG, "cache_create(one hour, now, on_evict, ctx) returned NULL");
     p.c = c;
     put_keys(c, &p, 1 + (long)(tl_rand(&r) % 50), &r); /* destroy frees them */
-    until_something_blocked();
+    tl_await_blocked(0, NULL); /* the janitor waits (or sleeps) */
     struct tl_counts before, k;
     tl_counts_get(&before);
     tl_assert(before.sleeps == 0, TL_SLOW_STOP,
               "the janitor sleeps (%ld calls to sleep/usleep/nanosleep): with a one-hour sweep "
               "period, cache_destroy would wait up to an hour", before.sleeps);
-    idle_ms(30);
+    tl_idle_ms(30);
     tl_counts_get(&k);
     long waits = k.cond_waits + k.cond_timedwaits - before.cond_waits - before.cond_timedwaits;
     long locks = k.mutex_locks - before.mutex_locks;

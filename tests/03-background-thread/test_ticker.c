@@ -13,74 +13,21 @@
  * solution might never do. It waits on semaphores (not wrapped, so they add
  * nothing to the counts), idles with poll() (not wrapped either), and calls
  * ticker_stop() on a helper thread where "stop never returns" is the bug
- * being looked for. The bounds are generous; a correct ticker meets them
- * in microseconds.
+ * being looked for (all of these come from kit/tltest.h). The bounds are
+ * generous; a correct ticker meets them in microseconds.
  */
 #include "tlcheck.h"
+#include "tltest.h"
 
 #include "ticker.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
-#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <time.h>
 
 #define HOUR_MS (3600L * 1000)
 
 /* ----------------------------------------------------------------- helpers */
-
-/* Seconds to wait for something a correct ticker does at once; scaled like Check's timeouts. */
-static double bound_s(void)
-{
-    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-    double k = m != NULL && atof(m) > 0 ? atof(m) : 1.0;
-    return 1.0 * k;
-}
-
-/* Wait for s to be posted, at most bound_s(). Returns true if it was. */
-static bool sem_wait_bounded(sem_t *s)
-{
-    struct timespec at;
-    clock_gettime(CLOCK_REALTIME, &at);
-    double b = bound_s();
-    at.tv_sec += (time_t)b;
-    at.tv_nsec += (long)((b - (double)(time_t)b) * 1e9);
-    if (at.tv_nsec >= 1000000000L) {
-        at.tv_sec++;
-        at.tv_nsec -= 1000000000L;
-    }
-    int rc;
-    while ((rc = sem_timedwait(s, &at)) != 0 && errno == EINTR)
-        ;
-    return rc == 0;
-}
-
-/* Let other threads run for about ms milliseconds without adding to tl_counts. */
-static void idle_ms(int ms)
-{
-    poll(NULL, 0, ms);
-}
-
-/* Yield until some thread has blocked in a wait or a sleep (or bound_s() passed). */
-static void until_something_blocked(void)
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        struct tl_counts c;
-        tl_counts_get(&c);
-        if (c.cond_waits + c.cond_timedwaits + c.sleeps > 0)
-            return;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > bound_s())
-            return;
-        sched_yield();
-    }
-}
 
 /* What fn sees. Set target/hold_at before the ticker starts. */
 struct probe {
@@ -118,52 +65,40 @@ static void on_tick(void *arg)
     struct probe *p = arg;
     if (atomic_load(&p->stopped))
         atomic_fetch_add(&p->late, 1);
-    int w = tl_note_worker();
-    int first = -1;
-    if (!atomic_compare_exchange_strong(&p->thread, &first, w) && first != w)
-        atomic_fetch_add(&p->foreign, 1);
+    tl_note_caller(&p->thread, &p->foreign);
     long n = atomic_fetch_add(&p->calls, 1) + 1;
     if (n == p->target)
         sem_post(&p->reached);
     if (n == p->hold_at) {
         sem_post(&p->inside);
-        idle_ms(p->hold_ms);
+        tl_idle_ms(p->hold_ms);
         atomic_store(&p->held_done, true);
     }
 }
 
-struct stopper {
+/* ticker_stop() as a call on a helper thread, and what it returned. */
+struct stop_call {
     ticker *t;
     long calls;
-    sem_t done;
 };
 
-static void *stopper_main(void *arg)
+static void stop_one(void *arg)
 {
-    struct stopper *s = arg;
-    s->calls = ticker_stop(s->t);
-    sem_post(&s->done);
-    return NULL;
+    struct stop_call *sc = arg;
+    sc->calls = ticker_stop(sc->t);
 }
 
 /* Call ticker_stop(t) on a helper thread. Returns true, with *calls set and the
- * helper joined, if it returned within bound_s(); false if it is still blocked. */
+ * helper joined, if it returned within tl_bound_s(); false if it is still blocked. */
 static bool stop_bounded(ticker *t, long *calls)
 {
-    struct stopper *s = malloc(sizeof *s); /* leaked if stop never returns */
-    ck_assert(s != NULL);
-    s->t = t;
-    s->calls = -1;
-    sem_init(&s->done, 0, 0);
-    pthread_t th;
-    ck_assert(pthread_create(&th, NULL, stopper_main, s) == 0);
-    if (!sem_wait_bounded(&s->done)) {
-        pthread_detach(th); /* the test fails; a late finish must not read as a leak */
+    struct stop_call *sc = malloc(sizeof *sc); /* leaked if stop never returns */
+    ck_assert(sc != NULL);
+    *sc = (struct stop_call){t, -1};
+    if (!tl_call_bounded(stop_one, sc))
         return false;
-    }
-    ck_assert(pthread_join(th, NULL) == 0);
-    *calls = s->calls;
-    free(s);
+    *calls = sc->calls;
+    free(sc);
     return true;
 }
 
@@ -178,7 +113,7 @@ TL_TEST(calls_fn_every_period_until_stopped)
     probe_init(&p, target);
     ticker *t = ticker_start(period, on_tick, &p);
     tl_assert(t != NULL, TL_WRONG, "ticker_start(%ld, fn, arg) returned NULL", period);
-    bool reached = sem_wait_bounded(&p.reached);
+    bool reached = tl_sem_wait_bounded(&p.reached);
     struct tl_counts c;
     tl_counts_get(&c);
     tl_assert(c.sleeps == 0, TL_SLOW_STOP,
@@ -186,7 +121,7 @@ TL_TEST(calls_fn_every_period_until_stopped)
               "woken by ticker_stop; wait with pthread_cond_timedwait instead", c.sleeps);
     tl_assert(reached, TL_WRONG,
               "with a %ld ms period fn was called only %ld times in %.1f s (expected %ld)", period,
-              atomic_load(&p.calls), bound_s(), target);
+              atomic_load(&p.calls), tl_bound_s(), target);
     long n = ticker_stop(t);
     atomic_store(&p.stopped, true);
     long calls = atomic_load(&p.calls);
@@ -204,7 +139,7 @@ TL_TEST(calls_fn_every_period_until_stopped)
               "fn was called %ld times but timed waits timed out only %ld times: each call should "
               "come after a pthread_cond_timedwait that returned ETIMEDOUT", calls,
               c.cond_timeouts);
-    idle_ms(3 * (int)period);
+    tl_idle_ms(3 * (int)period);
     tl_assert(atomic_load(&p.calls) == calls && atomic_load(&p.late) == 0, TL_WRONG,
               "fn was called after ticker_stop returned");
 }
@@ -215,7 +150,7 @@ TL_TEST(stop_is_prompt_with_a_one_hour_period)
     probe_init(&p, 0);
     ticker *t = ticker_start(HOUR_MS, on_tick, &p);
     tl_assert(t != NULL, TL_WRONG, "ticker_start(one hour, fn, arg) returned NULL");
-    until_something_blocked();
+    tl_await_blocked(0, NULL); /* the ticker waits (or sleeps) */
     struct tl_counts c;
     tl_counts_get(&c);
     tl_assert(c.sleeps == 0, TL_SLOW_STOP,
@@ -225,7 +160,7 @@ TL_TEST(stop_is_prompt_with_a_one_hour_period)
     tl_assert(stop_bounded(t, &n), TL_SLOW_STOP,
               "ticker_stop did not return within %.1f s with a one-hour period: it must wake the "
               "thread (set the flag under the lock, then signal) instead of letting it finish "
-              "the period", bound_s());
+              "the period", tl_bound_s());
     atomic_store(&p.stopped, true);
     tl_counts_get(&c);
     tl_assert(c.threads_joined == c.threads_created, TL_THREAD_LEAK,
@@ -242,10 +177,10 @@ TL_TEST(waits_without_busy_waiting)
     probe_init(&p, 0);
     ticker *t = ticker_start(HOUR_MS, on_tick, &p);
     tl_assert(t != NULL, TL_WRONG, "ticker_start(one hour, fn, arg) returned NULL");
-    until_something_blocked();
+    tl_await_blocked(0, NULL); /* the ticker waits (or sleeps) */
     struct tl_counts before, c;
     tl_counts_get(&before);
-    idle_ms(30);
+    tl_idle_ms(30);
     tl_counts_get(&c);
     long waits = c.cond_waits + c.cond_timedwaits - before.cond_waits - before.cond_timedwaits;
     long timeouts = c.cond_timeouts - before.cond_timeouts;
@@ -259,7 +194,7 @@ TL_TEST(waits_without_busy_waiting)
               "variable's clock CLOCK_MONOTONIC, like the deadline?", waits, timeouts, locks);
     long n = -1;
     tl_assert(stop_bounded(t, &n), TL_SLOW_STOP,
-              "ticker_stop did not return within %.1f s with a one-hour period", bound_s());
+              "ticker_stop did not return within %.1f s with a one-hour period", tl_bound_s());
     tl_assert(n == 0, TL_WRONG, "with a one-hour period fn must not be called (called %ld times)",
               n);
 }
@@ -273,13 +208,13 @@ TL_TEST(stop_waits_for_the_running_call)
     p.hold_ms = 20;
     ticker *t = ticker_start(1, on_tick, &p);
     tl_assert(t != NULL, TL_WRONG, "ticker_start(1, fn, arg) returned NULL");
-    tl_assert(sem_wait_bounded(&p.inside), TL_WRONG,
+    tl_assert(tl_sem_wait_bounded(&p.inside), TL_WRONG,
               "with a 1 ms period fn was called only %ld times in %.1f s",
-              atomic_load(&p.calls), bound_s());
+              atomic_load(&p.calls), tl_bound_s());
     /* fn is now inside call number hold_at, idling for hold_ms. */
     long n = -1;
     tl_assert(stop_bounded(t, &n), TL_SLOW_STOP,
-              "ticker_stop did not return within %.1f s (fn was idling for %d ms)", bound_s(),
+              "ticker_stop did not return within %.1f s (fn was idling for %d ms)", tl_bound_s(),
               p.hold_ms);
     bool finished = atomic_load(&p.held_done);
     atomic_store(&p.stopped, true);
@@ -294,7 +229,7 @@ TL_TEST(stop_waits_for_the_running_call)
               "ticker_stop was called during call %ld of fn, but fn was called %ld times "
               "(ticker_stop returned %ld): no call may start once stop has been called",
               p.hold_at, atomic_load(&p.calls), n);
-    idle_ms(5);
+    tl_idle_ms(5);
     tl_assert(atomic_load(&p.late) == 0 && atomic_load(&p.calls) == p.hold_at, TL_WRONG,
               "fn was called after ticker_stop returned");
 }
@@ -310,7 +245,7 @@ TL_TEST(start_and_stop_many_times)
         ticker *t = ticker_start(period, on_tick, &p[i]);
         tl_assert(t != NULL, TL_WRONG, "round %d: ticker_start(%ld, fn, arg) returned NULL", i,
                   period);
-        idle_ms((int)(tl_rand(&r) % 4));
+        tl_idle_ms((int)(tl_rand(&r) % 4));
         long n = ticker_stop(t);
         atomic_store(&p[i].stopped, true);
         tl_assert(n == atomic_load(&p[i].calls), TL_WRONG,
@@ -327,7 +262,7 @@ TL_TEST(start_and_stop_many_times)
               c.threads_created);
     tl_assert(c.sleeps == 0, TL_SLOW_STOP,
               "the ticker called sleep/usleep/nanosleep %ld times", c.sleeps);
-    idle_ms(3);
+    tl_idle_ms(3);
     for (int i = 0; i < ROUNDS; i++)
         tl_assert(atomic_load(&p[i].late) == 0, TL_WRONG,
                   "round %d: fn was called after ticker_stop returned", i);

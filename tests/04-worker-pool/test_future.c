@@ -15,10 +15,10 @@
  */
 #define _GNU_SOURCE
 #include "tlcheck.h"
+#include "tltest.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -27,125 +27,9 @@
 
 /* ------------------------------------------------------------ helpers */
 
-#define SPIN_LIMIT (1L << 21) /* yields before we decide a thread will never wait */
-
-static void check_rc(int rc, const char *what)
-{
-    ck_assert_msg(rc == 0, "%s failed: %s", what, strerror(rc));
-}
-
-static struct tl_counts counts(void)
-{
-    struct tl_counts c;
-    tl_counts_get(&c);
-    return c;
-}
-
-static long waits_now(void)
-{
-    struct tl_counts c = counts();
-    return c.cond_waits + c.cond_timedwaits;
-}
-
-/* Yield until the condition waits reach n; give up early when *returned >
- * returned_max, or after SPIN_LIMIT yields. True when the waits were seen. */
-static bool await_waits(long n, atomic_int *returned, int returned_max)
-{
-    for (long i = 0; i < SPIN_LIMIT; i++) {
-        if (waits_now() >= n)
-            return true;
-        if (returned != NULL && atomic_load(returned) > returned_max)
-            return false;
-        sched_yield();
-    }
-    return false;
-}
-
-struct latch {
-    pthread_mutex_t m;
-    pthread_cond_t cv;
-    int n;
-};
-
-static void latch_init(struct latch *l)
-{
-    check_rc(pthread_mutex_init(&l->m, NULL), "pthread_mutex_init");
-    check_rc(pthread_cond_init(&l->cv, NULL), "pthread_cond_init");
-    l->n = 0;
-}
-
-static void latch_arrive(struct latch *l)
-{
-    pthread_mutex_lock(&l->m);
-    l->n++;
-    pthread_cond_broadcast(&l->cv);
-    pthread_mutex_unlock(&l->m);
-}
-
-static void latch_wait(struct latch *l, int n)
-{
-    pthread_mutex_lock(&l->m);
-    while (l->n < n)
-        pthread_cond_wait(&l->cv, &l->m);
-    pthread_mutex_unlock(&l->m);
-}
-
-static void latch_destroy(struct latch *l)
-{
-    pthread_cond_destroy(&l->cv);
-    pthread_mutex_destroy(&l->m);
-}
-
-struct gate {
-    pthread_mutex_t m;
-    pthread_cond_t cv;
-    int inside;
-    bool open;
-};
-
-static void gate_init(struct gate *g)
-{
-    check_rc(pthread_mutex_init(&g->m, NULL), "pthread_mutex_init");
-    check_rc(pthread_cond_init(&g->cv, NULL), "pthread_cond_init");
-    g->inside = 0;
-    g->open = false;
-}
-
-static void gate_pass(struct gate *g)
-{
-    pthread_mutex_lock(&g->m);
-    g->inside++;
-    pthread_cond_broadcast(&g->cv);
-    while (!g->open)
-        pthread_cond_wait(&g->cv, &g->m);
-    pthread_mutex_unlock(&g->m);
-}
-
-static void gate_await_inside(struct gate *g, int n)
-{
-    pthread_mutex_lock(&g->m);
-    while (g->inside < n)
-        pthread_cond_wait(&g->cv, &g->m);
-    pthread_mutex_unlock(&g->m);
-}
-
-static void gate_open(struct gate *g)
-{
-    pthread_mutex_lock(&g->m);
-    g->open = true;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->m);
-}
-
-static void gate_destroy(struct gate *g)
-{
-    pthread_cond_destroy(&g->cv);
-    pthread_mutex_destroy(&g->m);
-}
-
 /* The test's task: result = x * 3 + 1, or the error code 1000 + x % 97 when x % 5 == 0. */
 struct calc {
-    struct gate *gate; /* NULL: not gated */
+    struct tl_gate *gate; /* NULL: not gated */
     uintptr_t x;
     atomic_int runs;
 };
@@ -155,7 +39,7 @@ static int calc_fn(void *arg, void **result)
     struct calc *c = arg;
     tl_note_worker();
     if (c->gate != NULL)
-        gate_pass(c->gate);
+        tl_gate_pass(c->gate);
     atomic_fetch_add(&c->runs, 1);
     if (c->x % 5 == 0)
         return 1000 + (int)(c->x % 97);
@@ -199,7 +83,7 @@ struct getter {
     int err;
     void *result;
     atomic_int *returned;
-    struct latch *done;
+    struct tl_latch *done;
 };
 
 static void *get_once(void *arg)
@@ -207,7 +91,7 @@ static void *get_once(void *arg)
     struct getter *g = arg;
     g->err = future_get(g->f, &g->result);
     atomic_fetch_add(g->returned, 1);
-    latch_arrive(g->done);
+    tl_latch_arrive(g->done);
     return NULL;
 }
 
@@ -254,32 +138,32 @@ TL_TEST(get_returns_each_result_and_error)
 TL_TEST(get_blocks_until_the_task_has_run)
 {
     uint64_t rs = tl_input_seed();
-    struct gate gate;
-    gate_init(&gate);
+    struct tl_gate gate;
+    tl_gate_init(&gate);
     pool *p = make_pool(1 + tl_rand(&rs) % 3, 4);
     struct calc c = {.gate = &gate, .x = tl_rand(&rs) % 100000};
     future *f = submit_ok(p, &c);
-    gate_await_inside(&gate, 1);
+    tl_gate_await_inside(&gate, 1);
     atomic_int returned = 0;
-    struct latch done;
-    latch_init(&done);
+    struct tl_latch done;
+    tl_latch_init(&done);
     struct getter g = {.f = f, .c = &c, .returned = &returned, .done = &done};
-    long base = waits_now();
+    long base = tl_waits_now();
     pthread_t th;
-    check_rc(pthread_create(&th, NULL, get_once, &g), "pthread_create");
-    bool waited = await_waits(base + 1, &returned, 0);
+    tl_check_rc(pthread_create(&th, NULL, get_once, &g), "pthread_create");
+    bool waited = tl_await_count(tl_waits_now, base + 1, &returned, 0);
     tl_assert(atomic_load(&returned) == 0, TL_WRONG,
               "future_get returned %d before the task had run: it must block", g.err);
     tl_assert(waited, TL_BUSY_WAIT, "future_get never waited on a condition variable");
-    gate_open(&gate);
-    latch_wait(&done, 1);
-    check_rc(pthread_join(th, NULL), "pthread_join");
+    tl_gate_open(&gate);
+    tl_latch_wait(&done, 1);
+    tl_check_rc(pthread_join(th, NULL), "pthread_join");
     check_getter(&g);
     check_get(f, &c, "get after the task ran");
     future_destroy(f);
     pool_destroy(p);
-    latch_destroy(&done);
-    gate_destroy(&gate);
+    tl_latch_destroy(&done);
+    tl_gate_destroy(&gate);
 }
 
 TL_TEST(every_getter_is_woken)
@@ -287,36 +171,36 @@ TL_TEST(every_getter_is_woken)
     uint64_t rs = tl_input_seed();
     enum { MAXG = 5 };
     for (int round = 0; round < 4; round++) {
-        struct gate gate;
-        gate_init(&gate);
+        struct tl_gate gate;
+        tl_gate_init(&gate);
         pool *p = make_pool(1 + tl_rand(&rs) % 2, 2);
         struct calc c = {.gate = &gate, .x = tl_rand(&rs) % 100000};
         future *f = submit_ok(p, &c);
-        gate_await_inside(&gate, 1);
+        tl_gate_await_inside(&gate, 1);
         int k = 2 + (int)(tl_rand(&rs) % (MAXG - 1));
         atomic_int returned = 0;
-        struct latch done;
-        latch_init(&done);
+        struct tl_latch done;
+        tl_latch_init(&done);
         struct getter g[MAXG];
         pthread_t th[MAXG];
-        long base = waits_now();
+        long base = tl_waits_now();
         for (int i = 0; i < k; i++) {
             g[i] = (struct getter){.f = f, .c = &c, .returned = &returned, .done = &done};
-            check_rc(pthread_create(&th[i], NULL, get_once, &g[i]), "pthread_create");
+            tl_check_rc(pthread_create(&th[i], NULL, get_once, &g[i]), "pthread_create");
         }
-        bool waited = await_waits(base + k, &returned, 0);
+        bool waited = tl_await_count(tl_waits_now, base + k, &returned, 0);
         tl_assert(waited && atomic_load(&returned) == 0, TL_WRONG,
                   "future_get must block (in a condition wait) until the task has run");
-        gate_open(&gate);
-        latch_wait(&done, k); /* one completion must wake all k getters */
+        tl_gate_open(&gate);
+        tl_latch_wait(&done, k); /* one completion must wake all k getters */
         for (int i = 0; i < k; i++) {
-            check_rc(pthread_join(th[i], NULL), "pthread_join");
+            tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
             check_getter(&g[i]);
         }
         future_destroy(f);
         pool_destroy(p);
-        latch_destroy(&done);
-        gate_destroy(&gate);
+        tl_latch_destroy(&done);
+        tl_gate_destroy(&gate);
     }
 }
 
@@ -325,8 +209,8 @@ TL_TEST(destroy_before_the_task_has_run)
     uint64_t rs = tl_input_seed();
     size_t n = 1 + tl_rand(&rs) % 3, cap = 2 + tl_rand(&rs) % 6;
     int nf = (int)(n + cap);
-    struct gate gate;
-    gate_init(&gate);
+    struct tl_gate gate;
+    tl_gate_init(&gate);
     pool *p = make_pool(n, cap);
     struct calc c[16] = {0};
     future *f[16];
@@ -335,11 +219,11 @@ TL_TEST(destroy_before_the_task_has_run)
         c[i].x = tl_rand(&rs) % 100000;
         f[i] = submit_ok(p, &c[i]);
         if (i == (int)n - 1)
-            gate_await_inside(&gate, (int)n); /* every worker is busy: the rest stay queued */
+            tl_gate_await_inside(&gate, (int)n); /* every worker is busy: the rest stay queued */
     }
     for (int i = 0; i < nf; i++) /* give up every handle while the tasks wait */
         future_destroy(f[i]);
-    gate_open(&gate); /* now the tasks run and complete futures nobody holds */
+    tl_gate_open(&gate); /* now the tasks run and complete futures nobody holds */
     pool_wait(p);
     for (int i = 0; i < nf; i++)
         tl_assert(c[i].runs == 1, TL_WRONG,
@@ -350,7 +234,7 @@ TL_TEST(destroy_before_the_task_has_run)
     check_get(g, &c[0], "get before destroy");
     future_destroy(g);
     pool_destroy(p);
-    gate_destroy(&gate);
+    tl_gate_destroy(&gate);
 }
 
 /* A plain pool task mixed in with futures: future_dropped must leave it alone. */
@@ -369,8 +253,8 @@ TL_TEST(cancel_completes_dropped_futures)
 {
     uint64_t rs = tl_input_seed();
     size_t n = 1 + tl_rand(&rs) % 3, queued = 1 + tl_rand(&rs) % 5;
-    struct gate gate;
-    gate_init(&gate);
+    struct tl_gate gate;
+    tl_gate_init(&gate);
     pool *p = make_pool(n, queued + 1);
     struct calc c[16] = {0};
     future *f[16];
@@ -379,7 +263,7 @@ TL_TEST(cancel_completes_dropped_futures)
         c[i].x = tl_rand(&rs) % 100000;
         f[i] = submit_ok(p, &c[i]);
         if (i == n - 1)
-            gate_await_inside(&gate, (int)n);
+            tl_gate_await_inside(&gate, (int)n);
     }
     struct plain pl;
     memset(pl.bytes, 0xA5, sizeof pl.bytes);
@@ -403,7 +287,7 @@ TL_TEST(cancel_completes_dropped_futures)
                   "future_get of a dropped task returned %d, want ECANCELED", err);
         future_destroy(f[i]);
     }
-    gate_open(&gate);
+    tl_gate_open(&gate);
     for (size_t i = 0; i < n; i++) { /* running at cancel: they finish normally */
         check_get(f[i], &c[i], "a task running at cancel");
         future_destroy(f[i]);
@@ -412,7 +296,7 @@ TL_TEST(cancel_completes_dropped_futures)
     for (size_t i = 0; i < n + queued; i++)
         tl_assert(c[i].runs == (i < n), TL_WRONG, "task %zu ran %d times", i, c[i].runs);
     tl_assert(pl.runs == 0, TL_WRONG, "a dropped plain task ran");
-    gate_destroy(&gate);
+    tl_gate_destroy(&gate);
 }
 
 /* Stress: clients submit batches, get them in a shuffled order, drop some unread. */
@@ -461,10 +345,10 @@ TL_TEST(stress_clients_and_workers)
         pthread_t th[3];
         for (int i = 0; i < 3; i++) {
             cl[i] = (struct client){.p = p, .seed = tl_rand(&rs)};
-            check_rc(pthread_create(&th[i], NULL, client_main, &cl[i]), "pthread_create");
+            tl_check_rc(pthread_create(&th[i], NULL, client_main, &cl[i]), "pthread_create");
         }
         for (int i = 0; i < 3; i++) {
-            check_rc(pthread_join(th[i], NULL), "pthread_join");
+            tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
             tl_assert(cl[i].bad == 0, TL_WRONG, "%d futures of a client came back wrong",
                       cl[i].bad);
         }

@@ -18,10 +18,10 @@
  */
 #define _GNU_SOURCE
 #include "tlcheck.h"
+#include "tltest.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -29,138 +29,12 @@
 
 /* ------------------------------------------------------------ helpers */
 
-#define SPIN_LIMIT (1L << 21) /* yields before we decide a thread will never wait */
-
-static void check_rc(int rc, const char *what)
-{
-    ck_assert_msg(rc == 0, "%s failed: %s", what, strerror(rc));
-}
-
-static struct tl_counts counts(void)
-{
-    struct tl_counts c;
-    tl_counts_get(&c);
-    return c;
-}
-
-static long waits_now(void)
-{
-    struct tl_counts c = counts();
-    return c.cond_waits + c.cond_timedwaits;
-}
-
-static long wakes_now(void)
-{
-    struct tl_counts c = counts();
-    return c.cond_signals + c.cond_broadcasts;
-}
-
-/* Yield until f() >= n; give up early when *returned > returned_max (a
- * thread that should block came back) or after SPIN_LIMIT yields. */
-static bool await_count(long (*f)(void), long n, atomic_int *returned, int returned_max)
-{
-    for (long i = 0; i < SPIN_LIMIT; i++) {
-        if (f() >= n)
-            return true;
-        if (returned != NULL && atomic_load(returned) > returned_max)
-            return false;
-        sched_yield();
-    }
-    return false;
-}
-
-/* A countdown the main thread waits on instead of joining. */
-struct latch {
-    pthread_mutex_t m;
-    pthread_cond_t cv;
-    int n;
-};
-
-static void latch_init(struct latch *l)
-{
-    check_rc(pthread_mutex_init(&l->m, NULL), "pthread_mutex_init");
-    check_rc(pthread_cond_init(&l->cv, NULL), "pthread_cond_init");
-    l->n = 0;
-}
-
-static void latch_arrive(struct latch *l)
-{
-    pthread_mutex_lock(&l->m);
-    l->n++;
-    pthread_cond_broadcast(&l->cv);
-    pthread_mutex_unlock(&l->m);
-}
-
-static void latch_wait(struct latch *l, int n)
-{
-    pthread_mutex_lock(&l->m);
-    while (l->n < n)
-        pthread_cond_wait(&l->cv, &l->m);
-    pthread_mutex_unlock(&l->m);
-}
-
-static void latch_destroy(struct latch *l)
-{
-    pthread_cond_destroy(&l->cv);
-    pthread_mutex_destroy(&l->m);
-}
-
-/* A gate: gated jobs wait inside it until the test opens it. */
-struct gate {
-    pthread_mutex_t m;
-    pthread_cond_t cv;
-    int inside;  /* gated jobs that have arrived */
-    bool open;
-};
-
-static void gate_init(struct gate *g)
-{
-    check_rc(pthread_mutex_init(&g->m, NULL), "pthread_mutex_init");
-    check_rc(pthread_cond_init(&g->cv, NULL), "pthread_cond_init");
-    g->inside = 0;
-    g->open = false;
-}
-
-static void gate_pass(struct gate *g)
-{
-    pthread_mutex_lock(&g->m);
-    g->inside++;
-    pthread_cond_broadcast(&g->cv);
-    while (!g->open)
-        pthread_cond_wait(&g->cv, &g->m);
-    pthread_mutex_unlock(&g->m);
-}
-
-/* Wait until n gated jobs are inside. They are then all in a condition wait:
- * each one released the gate's lock by starting to wait. */
-static void gate_await_inside(struct gate *g, int n)
-{
-    pthread_mutex_lock(&g->m);
-    while (g->inside < n)
-        pthread_cond_wait(&g->cv, &g->m);
-    pthread_mutex_unlock(&g->m);
-}
-
-static void gate_open(struct gate *g)
-{
-    pthread_mutex_lock(&g->m);
-    g->open = true;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->m);
-}
-
-static void gate_destroy(struct gate *g)
-{
-    pthread_cond_destroy(&g->cv);
-    pthread_mutex_destroy(&g->m);
-}
-
 /* The test's tasks. */
 struct ctx {
     struct job *jobs;
     int njobs;
     atomic_int finished, on_main, dropped_calls, dropped_off_main, dropped_foreign;
-    struct gate gate;
+    struct tl_gate gate;
     pthread_t main_thread;
 };
 
@@ -177,7 +51,7 @@ static void job_fn(void *arg)
     if (tl_note_worker() == 0)
         atomic_fetch_add(&j->c->on_main, 1);
     if (j->gated)
-        gate_pass(&j->c->gate);
+        tl_gate_pass(&j->c->gate);
     atomic_fetch_add(&j->runs, 1);
     atomic_fetch_add(&j->c->finished, 1);
 }
@@ -204,13 +78,13 @@ static void ctx_init(struct ctx *c, int njobs)
         c->jobs[i].c = c;
         c->jobs[i].id = i;
     }
-    gate_init(&c->gate);
+    tl_gate_init(&c->gate);
     c->main_thread = pthread_self();
 }
 
 static void ctx_free(struct ctx *c)
 {
-    gate_destroy(&c->gate);
+    tl_gate_destroy(&c->gate);
     free(c->jobs);
 }
 
@@ -231,7 +105,7 @@ static void submit_ok(pool *p, struct job *j)
  * itself started `mine` threads and joined them. */
 static void assert_all_joined(size_t nthreads, long mine)
 {
-    struct tl_counts c = counts();
+    struct tl_counts c = tl_counts_now();
     c.threads_created -= mine;
     c.threads_joined -= mine;
     tl_assert(c.threads_created == (long)nthreads, TL_WRONG,
@@ -248,7 +122,7 @@ struct submitter {
     struct job *j;
     int rc;
     atomic_int returned;
-    struct latch done;
+    struct tl_latch done;
 };
 
 static void *submit_once(void *arg)
@@ -256,7 +130,7 @@ static void *submit_once(void *arg)
     struct submitter *s = arg;
     s->rc = pool_submit(s->p, job_fn, s->j);
     atomic_store(&s->returned, 1);
-    latch_arrive(&s->done);
+    tl_latch_arrive(&s->done);
     return NULL;
 }
 
@@ -329,13 +203,13 @@ TL_TEST(workers_run_tasks_in_parallel)
     uint64_t rs = tl_input_seed();
     size_t n = 2 + tl_rand(&rs) % 3;
     struct meet mt = {.need = (int)n};
-    check_rc(pthread_mutex_init(&mt.m, NULL), "pthread_mutex_init");
-    check_rc(pthread_cond_init(&mt.cv, NULL), "pthread_cond_init");
+    tl_check_rc(pthread_mutex_init(&mt.m, NULL), "pthread_mutex_init");
+    tl_check_rc(pthread_cond_init(&mt.cv, NULL), "pthread_cond_init");
     meet_now = &mt;
     pool *p = make_pool(n, n);
     for (size_t i = 0; i < n; i++)
         tl_assert(pool_submit(p, meet_fn, &mt) == 0, TL_WRONG, "pool_submit failed");
-    bool met = await_count(arrived_now, (long)n, NULL, 0);
+    bool met = tl_await_count(arrived_now, (long)n, NULL, 0);
     if (!met) { /* let the stuck task go, so the failure is reported, not a hang */
         pthread_mutex_lock(&mt.m);
         atomic_store(&mt.give_up, 1);
@@ -367,39 +241,39 @@ TL_TEST(submit_blocks_while_the_queue_is_full)
         c.jobs[i].gated = true;
         submit_ok(p, &c.jobs[i]);
     }
-    gate_await_inside(&c.gate, (int)n);
+    tl_gate_await_inside(&c.gate, (int)n);
     for (size_t i = n; i < n + cap; i++) /* fill the queue */
         submit_ok(p, &c.jobs[i]);
     /* snippet: blocks */
     struct submitter s = {.p = p, .j = &c.jobs[n + cap]};
-    latch_init(&s.done);
-    long base = waits_now();
+    tl_latch_init(&s.done);
+    long base = tl_waits_now();
     pthread_t th;
-    check_rc(pthread_create(&th, NULL, submit_once, &s), "pthread_create");
-    bool waited = await_count(waits_now, base + 1, &s.returned, 0);
+    tl_check_rc(pthread_create(&th, NULL, submit_once, &s), "pthread_create");
+    bool waited = tl_await_count(tl_waits_now, base + 1, &s.returned, 0);
     tl_assert(atomic_load(&s.returned) == 0, TL_WRONG,
               "pool_submit returned %d while all %zu workers were busy and the queue (capacity "
               "%zu) was full: it must block",
               s.rc, n, cap);
     tl_assert(waited, TL_BUSY_WAIT,
               "pool_submit into a full queue never waited on a condition variable");
-    gate_open(&c.gate);
-    latch_wait(&s.done, 1); /* the workers drain the queue: the submitter must be woken */
+    tl_gate_open(&c.gate);
+    tl_latch_wait(&s.done, 1); /* the workers drain the queue: the submitter must be woken */
     /* end snippet: blocks */
-    check_rc(pthread_join(th, NULL), "pthread_join");
+    tl_check_rc(pthread_join(th, NULL), "pthread_join");
     tl_assert(s.rc == 0, TL_WRONG, "the blocked pool_submit returned %d once there was room", s.rc);
     pool_wait(p);
     for (int i = 0; i < c.njobs; i++)
         tl_assert(c.jobs[i].runs == 1, TL_WRONG, "task %d ran %d times, want once", i,
                   c.jobs[i].runs);
     pool_destroy(p);
-    latch_destroy(&s.done);
+    tl_latch_destroy(&s.done);
     ctx_free(&c);
 }
 
 /* Opens the gate once the main thread is waiting in pool_wait. */
 struct opener {
-    struct gate *gate;
+    struct tl_gate *gate;
     long base;
     atomic_int main_waited;
 };
@@ -407,8 +281,8 @@ struct opener {
 static void *open_when_main_waits(void *arg)
 {
     struct opener *o = arg;
-    atomic_store(&o->main_waited, await_count(waits_now, o->base + 1, NULL, 0));
-    gate_open(o->gate);
+    atomic_store(&o->main_waited, tl_await_count(tl_waits_now, o->base + 1, NULL, 0));
+    tl_gate_open(o->gate);
     return NULL;
 }
 
@@ -425,15 +299,15 @@ TL_TEST(pool_wait_sleeps_until_the_last_task_finishes)
             c.jobs[i].gated = true;
             submit_ok(p, &c.jobs[i]);
         }
-        gate_await_inside(&c.gate, (int)n);
+        tl_gate_await_inside(&c.gate, (int)n);
         for (size_t i = n; i < n + cap; i++)
             submit_ok(p, &c.jobs[i]);
-        struct opener o = {.gate = &c.gate, .base = waits_now()};
+        struct opener o = {.gate = &c.gate, .base = tl_waits_now()};
         pthread_t th;
-        check_rc(pthread_create(&th, NULL, open_when_main_waits, &o), "pthread_create");
+        tl_check_rc(pthread_create(&th, NULL, open_when_main_waits, &o), "pthread_create");
         pool_wait(p); /* the last task to finish must wake us */
         int fin = atomic_load(&c.finished);
-        check_rc(pthread_join(th, NULL), "pthread_join");
+        tl_check_rc(pthread_join(th, NULL), "pthread_join");
         tl_assert(fin == c.njobs, TL_WRONG,
                   "pool_wait returned when %d of %d tasks had finished (%zu were running, %zu "
                   "queued)",
@@ -448,14 +322,14 @@ TL_TEST(pool_wait_sleeps_until_the_last_task_finishes)
 /* Calls pool_destroy on its own thread, so the test can watch. */
 struct destroyer {
     pool *p;
-    struct latch done;
+    struct tl_latch done;
 };
 
 static void *destroy_it(void *arg)
 {
     struct destroyer *d = arg;
     pool_destroy(d->p);
-    latch_arrive(&d->done);
+    tl_latch_arrive(&d->done);
     return NULL;
 }
 
@@ -470,28 +344,28 @@ TL_TEST(destroy_runs_queued_tasks_then_joins)
         c.jobs[i].gated = true;
         submit_ok(p, &c.jobs[i]);
     }
-    gate_await_inside(&c.gate, (int)n);
+    tl_gate_await_inside(&c.gate, (int)n);
     for (size_t i = n; i < n + cap; i++)
         submit_ok(p, &c.jobs[i]);
     struct destroyer d = {.p = p};
-    latch_init(&d.done);
-    long base = wakes_now();
+    tl_latch_init(&d.done);
+    long base = tl_wakes_now();
     pthread_t th;
-    check_rc(pthread_create(&th, NULL, destroy_it, &d), "pthread_create");
+    tl_check_rc(pthread_create(&th, NULL, destroy_it, &d), "pthread_create");
     /* Destroy announces the shutdown to the workers with a wake-up; open the
      * gate after that, so the queued tasks are still queued when it starts. */
-    (void)await_count(wakes_now, base + 1, NULL, 0);
-    gate_open(&c.gate);
-    latch_wait(&d.done, 1);
-    check_rc(pthread_join(th, NULL), "pthread_join");
+    (void)tl_await_count(tl_wakes_now, base + 1, NULL, 0);
+    tl_gate_open(&c.gate);
+    tl_latch_wait(&d.done, 1);
+    tl_check_rc(pthread_join(th, NULL), "pthread_join");
     for (int i = 0; i < c.njobs; i++)
         tl_assert(c.jobs[i].runs == 1, TL_WRONG,
                   "task %d (%s) ran %d times: pool_destroy must run every queued task once", i,
                   c.jobs[i].gated ? "running" : "queued", c.jobs[i].runs);
-    struct tl_counts k = counts();
+    struct tl_counts k = tl_counts_now();
     tl_assert(k.threads_joined == (long)n + 1, TL_THREAD_LEAK,
               "pool_destroy returned having joined %ld of %zu workers", k.threads_joined - 1, n);
-    latch_destroy(&d.done);
+    tl_latch_destroy(&d.done);
     ctx_free(&c);
 }
 
@@ -501,13 +375,13 @@ TL_TEST(destroy_stops_idle_workers)
     long created = 0;
     for (int round = 0; round < 12; round++) {
         size_t n = 2 + tl_rand(&rs) % 4;
-        long base = waits_now();
+        long base = tl_waits_now();
         pool *p = make_pool(n, 1 + tl_rand(&rs) % 4);
         created += (long)n;
         if (round % 2 == 0) /* half the time, let every worker go idle first */
-            (void)await_count(waits_now, base + (long)n, NULL, 0);
+            (void)tl_await_count(tl_waits_now, base + (long)n, NULL, 0);
         pool_destroy(p); /* every worker must wake and exit */
-        struct tl_counts k = counts();
+        struct tl_counts k = tl_counts_now();
         tl_assert(k.threads_joined == created, TL_THREAD_LEAK,
                   "after pool_destroy %ld of %ld workers were joined", k.threads_joined, created);
     }
@@ -524,21 +398,21 @@ TL_TEST(cancel_drops_queued_tasks)
         c.jobs[i].gated = true;
         submit_ok(p, &c.jobs[i]);
     }
-    gate_await_inside(&c.gate, (int)n);
+    tl_gate_await_inside(&c.gate, (int)n);
     for (size_t i = n; i < n + cap; i++)
         submit_ok(p, &c.jobs[i]);
     struct submitter s = {.p = p, .j = &c.jobs[n + cap], .rc = -1};
-    latch_init(&s.done);
-    long base = waits_now();
+    tl_latch_init(&s.done);
+    long base = tl_waits_now();
     pthread_t th;
-    check_rc(pthread_create(&th, NULL, submit_once, &s), "pthread_create");
-    bool waited = await_count(waits_now, base + 1, &s.returned, 0);
+    tl_check_rc(pthread_create(&th, NULL, submit_once, &s), "pthread_create");
+    bool waited = tl_await_count(tl_waits_now, base + 1, &s.returned, 0);
     tl_assert(waited && atomic_load(&s.returned) == 0, TL_WRONG,
               "pool_submit into a full queue must block (returned %d)", s.rc);
 
     size_t dropped = pool_cancel(p, on_dropped);
-    latch_wait(&s.done, 1); /* cancel must wake the blocked submitter */
-    check_rc(pthread_join(th, NULL), "pthread_join");
+    tl_latch_wait(&s.done, 1); /* cancel must wake the blocked submitter */
+    tl_check_rc(pthread_join(th, NULL), "pthread_join");
     tl_assert(s.rc == EPIPE, TL_WRONG, "a pool_submit blocked at cancel returned %d, want EPIPE",
               s.rc);
     tl_assert(pool_submit(p, job_fn, &c.jobs[n + cap + 1]) == EPIPE, TL_WRONG,
@@ -550,7 +424,7 @@ TL_TEST(cancel_drops_queued_tasks)
               c.dropped_calls, cap);
     tl_assert(c.dropped_off_main == 0, TL_WRONG,
               "the dropped hook must be called in pool_cancel's caller, not in a worker");
-    gate_open(&c.gate);
+    tl_gate_open(&c.gate);
     pool_wait(p); /* the running tasks still finish */
     for (size_t i = 0; i < n + cap + 2; i++) {
         struct job *j = &c.jobs[i];
@@ -563,7 +437,7 @@ TL_TEST(cancel_drops_queued_tasks)
     tl_assert(pool_cancel(p, NULL) == 0, TL_WRONG, "a second pool_cancel has nothing to drop");
     pool_destroy(p);
     assert_all_joined(n, 1);
-    latch_destroy(&s.done);
+    tl_latch_destroy(&s.done);
     ctx_free(&c);
 }
 
@@ -597,11 +471,11 @@ TL_TEST(stress_many_submitters)
         pthread_t th[3];
         for (int i = 0; i < ns; i++) {
             f[i] = (struct feeder){.p = p, .c = &c, .from = i * per, .to = (i + 1) * per};
-            check_rc(pthread_create(&th[i], NULL, feed, &f[i]), "pthread_create");
+            tl_check_rc(pthread_create(&th[i], NULL, feed, &f[i]), "pthread_create");
         }
         pool_wait(p); /* may return early or late while feeding goes on; must not hang */
         for (int i = 0; i < ns; i++) {
-            check_rc(pthread_join(th[i], NULL), "pthread_join");
+            tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
             tl_assert(f[i].errors == 0, TL_WRONG, "%d submits failed", f[i].errors);
         }
         if (round % 2 == 0)
@@ -612,7 +486,7 @@ TL_TEST(stress_many_submitters)
                       "task %d ran %d times, want once (%zu workers, capacity %zu, %d "
                       "submitters)",
                       i, c.jobs[i].runs, n, cap, ns);
-        struct tl_counts k = counts();
+        struct tl_counts k = tl_counts_now();
         tl_assert(k.threads_joined == k.threads_created, TL_THREAD_LEAK,
                   "after pool_destroy %ld threads were left unjoined",
                   k.threads_created - k.threads_joined);

@@ -15,82 +15,16 @@
  */
 #define _GNU_SOURCE
 #include "tlcheck.h"
+#include "tltest.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
 #include "queue.h"
 
 /* ------------------------------------------------------------ helpers */
-
-#define SPIN_LIMIT (1L << 21) /* yields before we decide a thread will never wait */
-
-static void check_rc(int rc, const char *what)
-{
-    ck_assert_msg(rc == 0, "%s failed: %s", what, strerror(rc));
-}
-
-static long waits_now(void)
-{
-    struct tl_counts c;
-    tl_counts_get(&c);
-    return c.cond_waits + c.cond_timedwaits;
-}
-
-/* Yield until at least n condition waits have begun since the test started.
- * Gives up early when *returned exceeds returned_max (a thread that should
- * have blocked came back), and after SPIN_LIMIT yields (nobody ever waits).
- * Returns true when the waits were seen. */
-static bool await_waits(long n, atomic_int *returned, int returned_max)
-{
-    for (long i = 0; i < SPIN_LIMIT; i++) {
-        if (waits_now() >= n)
-            return true;
-        if (returned != NULL && atomic_load(returned) > returned_max)
-            return false;
-        sched_yield();
-    }
-    return false;
-}
-
-/* A countdown the main thread waits on instead of joining (see DESIGN). */
-struct latch {
-    pthread_mutex_t m;
-    pthread_cond_t cv;
-    int n;
-};
-
-static void latch_init(struct latch *l)
-{
-    check_rc(pthread_mutex_init(&l->m, NULL), "pthread_mutex_init");
-    check_rc(pthread_cond_init(&l->cv, NULL), "pthread_cond_init");
-    l->n = 0;
-}
-
-static void latch_arrive(struct latch *l)
-{
-    pthread_mutex_lock(&l->m);
-    l->n++;
-    pthread_cond_broadcast(&l->cv);
-    pthread_mutex_unlock(&l->m);
-}
-
-static void latch_wait(struct latch *l, int n)
-{
-    pthread_mutex_lock(&l->m);
-    while (l->n < n)
-        pthread_cond_wait(&l->cv, &l->m);
-    pthread_mutex_unlock(&l->m);
-}
-
-static void latch_destroy(struct latch *l)
-{
-    pthread_cond_destroy(&l->cv);
-    pthread_mutex_destroy(&l->m);
-}
 
 static void task_a(void *arg) { (void)arg; }
 static void task_b(void *arg) { (void)arg; }
@@ -108,7 +42,7 @@ struct caller {
     struct task t;       /* pushed, or popped into */
     int rc;
     atomic_int *returned; /* shared count of callers whose call came back */
-    struct latch *latch;
+    struct tl_latch *latch;
 };
 
 static void *pop_once(void *p)
@@ -117,7 +51,7 @@ static void *pop_once(void *p)
     c->rc = taskq_pop(c->q, &c->t);
     atomic_fetch_add(c->returned, 1);
     if (c->latch != NULL)
-        latch_arrive(c->latch);
+        tl_latch_arrive(c->latch);
     return NULL;
 }
 
@@ -127,7 +61,7 @@ static void *push_once(void *p)
     c->rc = taskq_push(c->q, c->t);
     atomic_fetch_add(c->returned, 1);
     if (c->latch != NULL)
-        latch_arrive(c->latch);
+        tl_latch_arrive(c->latch);
     return NULL;
 }
 
@@ -187,16 +121,16 @@ TL_TEST(pop_blocks_until_a_push)
     taskq *q = make_queue(1 + tl_rand(&rs) % 8);
     atomic_int returned = 0;
     struct caller c = {.q = q, .returned = &returned};
-    long base = waits_now();
+    long base = tl_waits_now();
     pthread_t th;
-    check_rc(pthread_create(&th, NULL, pop_once, &c), "pthread_create");
-    bool waited = await_waits(base + 1, &returned, 0);
+    tl_check_rc(pthread_create(&th, NULL, pop_once, &c), "pthread_create");
+    bool waited = tl_await_count(tl_waits_now, base + 1, &returned, 0);
     tl_assert(atomic_load(&returned) == 0, TL_WRONG,
               "taskq_pop returned %d from an empty, open queue: it must block", c.rc);
     tl_assert(waited, TL_BUSY_WAIT, "taskq_pop on an empty queue never waited on a condition variable");
     struct task t = {task_b, (void *)(uintptr_t)(tl_rand(&rs) | 1)};
     tl_assert(taskq_push(q, t) == 0, TL_WRONG, "push into an empty queue failed");
-    check_rc(pthread_join(th, NULL), "pthread_join");
+    tl_check_rc(pthread_join(th, NULL), "pthread_join");
     tl_assert(c.rc == 0 && c.t.fn == t.fn && c.t.arg == t.arg, TL_WRONG,
               "the blocked pop must return the pushed task (rc %d)", c.rc);
     taskq_destroy(q);
@@ -213,17 +147,17 @@ TL_TEST(push_blocks_while_full)
                       "push %zu of %zu failed", i, cap);
         atomic_int returned = 0;
         struct caller c = {.q = q, .t = {task_b, (void *)(cap + 1)}, .returned = &returned};
-        long base = waits_now();
+        long base = tl_waits_now();
         pthread_t th;
-        check_rc(pthread_create(&th, NULL, push_once, &c), "pthread_create");
-        bool waited = await_waits(base + 1, &returned, 0);
+        tl_check_rc(pthread_create(&th, NULL, push_once, &c), "pthread_create");
+        bool waited = tl_await_count(tl_waits_now, base + 1, &returned, 0);
         tl_assert(atomic_load(&returned) == 0, TL_WRONG,
                   "taskq_push into a full queue (capacity %zu) returned %d: it must block", cap,
                   c.rc);
         tl_assert(waited, TL_BUSY_WAIT, "taskq_push into a full queue never waited on a condition variable");
         struct task t;
         tl_assert(taskq_pop(q, &t) == 0 && t.arg == (void *)1, TL_WRONG, "pop from a full queue");
-        check_rc(pthread_join(th, NULL), "pthread_join");
+        tl_check_rc(pthread_join(th, NULL), "pthread_join");
         tl_assert(c.rc == 0, TL_WRONG, "the blocked push must succeed once there is room (rc %d)",
                   c.rc);
         for (size_t i = 2; i <= cap + 1; i++) {
@@ -246,24 +180,24 @@ TL_TEST(close_wakes_every_waiter)
     struct caller c[2 * MAXC];
     pthread_t th[2 * MAXC];
     atomic_int returned = 0;
-    struct latch latch;
-    latch_init(&latch);
-    long base = waits_now();
+    struct tl_latch latch;
+    tl_latch_init(&latch);
+    long base = tl_waits_now();
     for (int i = 0; i < k + m; i++) {
         c[i] = (struct caller){.q = i < k ? empty : full, .t = {task_b, NULL},
                                .returned = &returned, .latch = &latch, .rc = -1};
-        check_rc(pthread_create(&th[i], NULL, i < k ? pop_once : push_once, &c[i]),
+        tl_check_rc(pthread_create(&th[i], NULL, i < k ? pop_once : push_once, &c[i]),
                  "pthread_create");
     }
-    bool waited = await_waits(base + k + m, &returned, 0);
+    bool waited = tl_await_count(tl_waits_now, base + k + m, &returned, 0);
     tl_assert(atomic_load(&returned) == 0, TL_WRONG,
               "a pop on an empty queue or a push on a full one returned before close");
     tl_assert(waited, TL_BUSY_WAIT, "blocked push/pop calls never waited on a condition variable");
     taskq_close(empty);
     taskq_close(full);
-    latch_wait(&latch, k + m); /* a lost wake-up leaves us (and them) waiting here */
+    tl_latch_wait(&latch, k + m); /* a lost wake-up leaves us (and them) waiting here */
     for (int i = 0; i < k + m; i++) {
-        check_rc(pthread_join(th[i], NULL), "pthread_join");
+        tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
         tl_assert(c[i].rc == EPIPE, TL_WRONG, "a %s blocked at close returned %d, want EPIPE",
                   i < k ? "pop" : "push", c[i].rc);
     }
@@ -271,7 +205,7 @@ TL_TEST(close_wakes_every_waiter)
     tl_assert(taskq_pop(full, &t) == 0 && t.arg == (void *)7, TL_WRONG,
               "the task queued before close must still pop");
     tl_assert(taskq_pop(full, &t) == EPIPE, TL_WRONG, "then pop must return EPIPE");
-    latch_destroy(&latch);
+    tl_latch_destroy(&latch);
     taskq_destroy(empty);
     taskq_destroy(full);
 }
@@ -285,31 +219,31 @@ TL_TEST(each_waiting_thread_is_woken)
         struct caller c[MAXK];
         pthread_t th[MAXK];
         atomic_int returned = 0;
-        struct latch latch;
+        struct tl_latch latch;
 
         /* k poppers wait on an empty queue, then k tasks arrive back to back. */
         taskq *q = make_queue((size_t)k + tl_rand(&rs) % 3);
-        latch_init(&latch);
-        long base = waits_now();
+        tl_latch_init(&latch);
+        long base = tl_waits_now();
         for (int i = 0; i < k; i++) {
             c[i] = (struct caller){.q = q, .returned = &returned, .latch = &latch};
-            check_rc(pthread_create(&th[i], NULL, pop_once, &c[i]), "pthread_create");
+            tl_check_rc(pthread_create(&th[i], NULL, pop_once, &c[i]), "pthread_create");
         }
-        bool waited = await_waits(base + k, &returned, 0);
+        bool waited = tl_await_count(tl_waits_now, base + k, &returned, 0);
         tl_assert(waited && atomic_load(&returned) == 0, TL_WRONG,
                   "poppers on an empty queue must block in a condition wait");
         for (int i = 0; i < k; i++)
             tl_assert(taskq_push(q, (struct task){task_a, (void *)(uintptr_t)(i + 1)}) == 0,
                       TL_WRONG, "push failed");
-        latch_wait(&latch, k); /* there is a task for each popper: each must be woken */
+        tl_latch_wait(&latch, k); /* there is a task for each popper: each must be woken */
         unsigned seen = 0;
         for (int i = 0; i < k; i++) {
-            check_rc(pthread_join(th[i], NULL), "pthread_join");
+            tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
             tl_assert(c[i].rc == 0, TL_WRONG, "pop returned %d", c[i].rc);
             seen |= 1u << (uintptr_t)c[i].t.arg;
         }
         tl_assert(seen == ((1u << (k + 1)) - 2), TL_WRONG, "each task must be popped exactly once");
-        latch_destroy(&latch);
+        tl_latch_destroy(&latch);
         taskq_destroy(q);
 
         /* k pushers wait on a full queue, then k slots free up back to back. */
@@ -317,15 +251,15 @@ TL_TEST(each_waiting_thread_is_woken)
         for (int i = 0; i < k; i++)
             tl_assert(taskq_push(q, (struct task){task_a, (void *)(uintptr_t)(i + 1)}) == 0,
                       TL_WRONG, "push failed");
-        latch_init(&latch);
+        tl_latch_init(&latch);
         atomic_store(&returned, 0);
-        base = waits_now();
+        base = tl_waits_now();
         for (int i = 0; i < k; i++) {
             c[i] = (struct caller){.q = q, .t = {task_b, (void *)(uintptr_t)(k + 1 + i)},
                                    .returned = &returned, .latch = &latch};
-            check_rc(pthread_create(&th[i], NULL, push_once, &c[i]), "pthread_create");
+            tl_check_rc(pthread_create(&th[i], NULL, push_once, &c[i]), "pthread_create");
         }
-        waited = await_waits(base + k, &returned, 0);
+        waited = tl_await_count(tl_waits_now, base + k, &returned, 0);
         tl_assert(waited && atomic_load(&returned) == 0, TL_WRONG,
                   "pushers on a full queue must block in a condition wait");
         for (int i = 0; i < k; i++) {
@@ -333,17 +267,17 @@ TL_TEST(each_waiting_thread_is_woken)
             tl_assert(taskq_pop(q, &t) == 0 && t.arg == (void *)(uintptr_t)(i + 1), TL_WRONG,
                       "pop %d from a full queue", i);
         }
-        latch_wait(&latch, k); /* there is room for each pusher: each must be woken */
+        tl_latch_wait(&latch, k); /* there is room for each pusher: each must be woken */
         seen = 0;
         for (int i = 0; i < k; i++) {
-            check_rc(pthread_join(th[i], NULL), "pthread_join");
+            tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
             tl_assert(c[i].rc == 0, TL_WRONG, "push returned %d", c[i].rc);
             struct task t;
             tl_assert(taskq_pop(q, &t) == 0, TL_WRONG, "pop of a pushed task");
             seen |= 1u << ((uintptr_t)t.arg - (uintptr_t)k);
         }
         tl_assert(seen == ((1u << (k + 1)) - 2), TL_WRONG, "each pushed task must arrive exactly once");
-        latch_destroy(&latch);
+        tl_latch_destroy(&latch);
         taskq_destroy(q);
     }
 }
@@ -362,7 +296,7 @@ struct stress {
     int per;                 /* items per producer */
     atomic_int closing;      /* set by the test just before taskq_close() */
     atomic_int push_errors, early_epipe, bad_fn, out_of_order, pop_errors;
-    struct latch done;
+    struct tl_latch done;
 };
 
 struct stress_arg {
@@ -413,7 +347,7 @@ static void *consumer(void *p)
         last[it->producer] = it->seq;
         t.fn(t.arg);
     }
-    latch_arrive(&s->done);
+    tl_latch_arrive(&s->done);
     return NULL;
 }
 
@@ -430,21 +364,21 @@ TL_TEST(stress_every_task_popped_exactly_once)
             s.items[i].producer = i / s.per;
             s.items[i].seq = i % s.per;
         }
-        latch_init(&s.done);
+        tl_latch_init(&s.done);
         struct stress_arg args[MAXP + MAXC];
         pthread_t th[MAXP + MAXC];
         for (int i = 0; i < nc + np; i++) {
             args[i] = (struct stress_arg){&s, i < nc ? i : i - nc};
-            check_rc(pthread_create(&th[i], NULL, i < nc ? consumer : producer, &args[i]),
+            tl_check_rc(pthread_create(&th[i], NULL, i < nc ? consumer : producer, &args[i]),
                      "pthread_create");
         }
         for (int i = nc; i < nc + np; i++)
-            check_rc(pthread_join(th[i], NULL), "pthread_join");
+            tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
         atomic_store(&s.closing, 1);
         taskq_close(s.q);
-        latch_wait(&s.done, nc);
+        tl_latch_wait(&s.done, nc);
         for (int i = 0; i < nc; i++)
-            check_rc(pthread_join(th[i], NULL), "pthread_join");
+            tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
         tl_assert(s.push_errors == 0, TL_WRONG, "%d pushes into an open queue failed", s.push_errors);
         tl_assert(s.pop_errors == 0, TL_WRONG, "%d pops returned an error other than EPIPE",
                   s.pop_errors);
@@ -459,7 +393,7 @@ TL_TEST(stress_every_task_popped_exactly_once)
                       "task %d of producer %d was popped %d times, want exactly once (%d producers, "
                       "%d consumers)",
                       s.items[i].seq, s.items[i].producer, s.items[i].runs, np, nc);
-        latch_destroy(&s.done);
+        tl_latch_destroy(&s.done);
         taskq_destroy(s.q);
         free(s.items);
     }

@@ -1,5 +1,5 @@
-/* expect: crash|lost-wakeup */
-/* BUG (pool--if-not-while): the worker waits with `if` instead of `while`: woken when another worker already took the task, it "takes" a task from an empty queue, running a stale slot again and driving count below zero (Which symptom shows first varies: usually a worker calls a never-filled slot and crashes; sometimes the broken count leaves a waiter asleep.) */
+/* expect: crash|lost-wakeup|memory */
+/* BUG (pool--if-not-while): the worker waits with `if` instead of `while`: woken when another worker already took the task, it "takes" a task from an empty queue, running a stale slot again and driving count below zero (Which symptom shows first varies: usually a worker calls a never-filled slot and crashes; sometimes the broken count leaves a waiter asleep; under AddressSanitizer the stale slot can show as a use after free.) */
 /*
  * pool.c - a pool of worker threads fed through a bounded task queue
  * (reference solution).
