@@ -63,9 +63,21 @@ build_exercises() {
     return 0
 }
 
+# Lanes of static thread functions are named "fn@0xOFFSET" by the wrappers;
+# give them their function's name from the program's symbols.
+name_lanes() {
+    trace=$1 bin=$2
+    for off in $(grep -o 'fn@0x[0-9a-f]*' "$trace" | sort -u | sed 's/fn@//'); do
+        fn=$(addr2line -f -e "$bin" "$off" 2>/dev/null | head -n 1)
+        case "$fn" in ""|"??") continue ;; esac
+        sed "s/fn@$off\([^0-9a-f]\|\$\)/$fn\1/g" "$trace" >"$trace.tmp" && mv "$trace.tmp" "$trace"
+    done
+}
+
 # Draw one trace as OUT/NAME.svg (+ .dot beside it; Chrome JSON in build/traces).
 draw() {
     trace=$1 out=$2 name=$3 title=$4
+    [ -n "${5:-}" ] && name_lanes "$trace" "$5"
     mkdir -p "$out" "$B/traces"
     "$B/kit/timeline" -t "$title" -j "$B/traces/$name.json" "$trace" "$out/$name.dot" &&
         neato -q -n2 -Tsvg "$out/$name.dot" -o "$out/$name.svg" &&
@@ -93,7 +105,7 @@ timelines() {
                 fail=1
                 continue
             fi
-            draw "$tr" "$out" "$ch--$name" "$ch: $prog $*" || fail=1
+            draw "$tr" "$out" "$ch--$name" "$ch: $prog $*" "$B/traced/$ch/$prog" || fail=1
         done <"$d/timelines"
     done
     return $fail
@@ -134,7 +146,7 @@ timeline_ex() {
     tr=$B/traces/$ch--$ex.trace
     mkdir -p "$B/traces"
     TL_TRACE=$tr timeout 20 "$B/timeline/$ch/$ex" || echo "  (the workload exited with status $?; drawing what it recorded)"
-    draw "$tr" "$out" "$ch--$ex" "your $ch/$ex at work"
+    draw "$tr" "$out" "$ch--$ex" "your $ch/$ex at work" "$B/timeline/$ch/$ex"
 }
 
 case "${1:-}" in

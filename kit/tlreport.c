@@ -451,6 +451,25 @@ static void symbolize(const char *bin, unsigned long off, char *out, size_t n)
     pclose(p);
 }
 
+/* "T2 fn@0x1a2b" (a static thread function) becomes "T2 worker". */
+static void name_thread(char *name, size_t n, const char *bin)
+{
+    char *at = strstr(name, "fn@0x");
+    if (at == NULL)
+        return;
+    char fn[200] = "", cmd[4400];
+    pathf(cmd, sizeof cmd, "addr2line -f -e '%s' %s 2>/dev/null", bin, at + 3);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL)
+        return;
+    if (fgets(fn, sizeof fn, p) != NULL) {
+        fn[strcspn(fn, "\n")] = '\0';
+        if (fn[0] != '\0' && strcmp(fn, "??") != 0)
+            textf(at, n - (size_t)(at - name), "%s", fn);
+    }
+    pclose(p);
+}
+
 /* Follow what a blocked thread waits for until a thread that is not blocked
  * on another thread; returns that thread's index, or -1 on a cycle. */
 static int hang_root(struct hthread *t, int n, unsigned long *mown_addr, int *mown_slot, int nm,
@@ -572,6 +591,7 @@ static enum cls explain_hang(char **lines, int nlines, const char *bin, const ch
                        &h->obj, &h->obj2, &h->off, &h->tid, &used) >= 6) {
                 snprintf(h->name, sizeof h->name, "%s", lines[i] + used);
                 h->name[strcspn(h->name, "\n")] = '\0';
+                name_thread(h->name, sizeof h->name, bin);
                 if (!gdb_frame(gdb, h->tid, h->where, sizeof h->where))
                     symbolize(bin, h->off, h->where, sizeof h->where);
                 strip_path(h->where, bdir, "");

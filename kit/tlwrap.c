@@ -335,10 +335,17 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
     st->fn = fn;
     st->arg = arg;
     long k = atomic_load_explicit(&C.threads_created, memory_order_relaxed) + 1;
+    /* Name the lane after the thread function. A static function has no
+     * dynamic symbol: record its offset ("fn@0x..."), which the timeline and
+     * hang reports turn into a name with addr2line. */
     Dl_info info;
-    const char *fname = dladdr((void *)(uintptr_t)fn, &info) && info.dli_sname ? info.dli_sname
-                                                                                : "thread";
-    snprintf(st->name, sizeof st->name, "T%ld %s", k, fname);
+    if (dladdr((void *)(uintptr_t)fn, &info) && info.dli_sname != NULL)
+        snprintf(st->name, sizeof st->name, "T%ld %s", k, info.dli_sname);
+    else if (dladdr((void *)(uintptr_t)fn, &info) && info.dli_fbase != NULL)
+        snprintf(st->name, sizeof st->name, "T%ld fn@%#lx", k,
+                 (unsigned long)((uintptr_t)fn - (uintptr_t)info.dli_fbase));
+    else
+        snprintf(st->name, sizeof st->name, "T%ld thread", k);
     st->slot = slot_claim(st->name);
     int detached = 0;
     if (attr != NULL)
