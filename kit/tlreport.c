@@ -1154,6 +1154,14 @@ static int entries(struct ex *e, struct entry *out, int max)
 
 /* --------------------------------------------------------------- output */
 
+/* Print text for a terminal: control bytes (escape sequences a submission
+ * may have smuggled into a message) become '?'. */
+static void tputs(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        putchar((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f ? '?' : *p);
+}
+
 /* Write s as a JSON string: control bytes escaped, invalid UTF-8 replaced. */
 static void json_str(FILE *f, const char *s, size_t cap)
 {
@@ -1350,7 +1358,9 @@ int main(int argc, char **argv)
                 const char *sm = sb_str(&e->summary);
                 for (int l = 0; l < 4 && *sm; l++) {
                     int len = (int)strcspn(sm, "\n");
-                    printf("    %.*s\n", len, sm);
+                    char line[400];
+                    textf(line, sizeof line, "    %.*s\n", len < 390 ? len : 390, sm);
+                    tputs(line);
                     sm += len + (sm[len] == '\n');
                 }
             } else if (brief && e->cls != C_NONE) {
@@ -1362,7 +1372,9 @@ int main(int argc, char **argv)
                     /* Its first lines, down to the first that names a source line. */
                     for (int l = 0; l < 5 && *o; l++) {
                         int len = (int)strcspn(o, "\n");
-                        printf("      %.*s\n", len, o);
+                        char line[400];
+                        textf(line, sizeof line, "      %.*s\n", len < 390 ? len : 390, o);
+                        tputs(line);
                         bool where = memmem(o, (size_t)len, ".c:", 3) != NULL;
                         o += len + (o[len] == '\n');
                         if (where)
@@ -1381,7 +1393,7 @@ int main(int argc, char **argv)
                 continue;
             printf("\n== %s/%s: %s (%s)\n", e->ch, e->ex, e->title, cls_name[e->cls]);
             if (e->np == 0) { /* nothing ran: say why once, not once per test */
-                printf("%s", sb_str(&e->summary));
+                tputs(sb_str(&e->summary));
                 if (nent[i] > 0)
                     printf("%s", sb_str(&all[i][0].advice));
                 continue;
@@ -1395,8 +1407,10 @@ int main(int argc, char **argv)
                 failing++;
                 if (en->cls == e->cls && adv[0] == '\0')
                     adv = sb_str(&en->advice);
-                if (shown++ < 4)
-                    printf("-- %s\n%s", en->name, sb_str(&en->out));
+                if (shown++ < 4) {
+                    printf("-- %s\n", en->name);
+                    tputs(sb_str(&en->out));
+                }
             }
             if (shown > 4)
                 printf("-- (%d more failing entries in %s)\n", shown - 4, results_path);
