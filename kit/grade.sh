@@ -219,7 +219,7 @@ export W SUB EXTRA KIT ONLY_PASSES
 trap 'exit 130' INT TERM
 
 exercises=$(list_exercises "$SEL")
-[ -n "$exercises" ] || die "no exercise matches '$SEL' (try: make help, or ls tests/*/*.ex)"
+[ -n "$exercises" ] || die "no exercise matches '$SEL'; the exercises are: $(list_exercises "" | tr ' ' '/' | tr '\n' ' ')"
 
 start_all=$(now_ms)
 before=$(kit_sum)

@@ -12,6 +12,7 @@
  * check walks the tree. Exits 0 when valid, 1 with the first problem.
  *
  * usage: jsoncheck RESULTS.json [MAX_BYTES]
+ *        jsoncheck -s FILE.json     (syntax only, e.g. a Chrome/Perfetto trace)
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -201,11 +202,16 @@ static bool good_name(const char *s)
 
 int main(int argc, char **argv)
 {
+    bool syntax_only = argc > 1 && strcmp(argv[1], "-s") == 0;
+    if (syntax_only) {
+        argv++;
+        argc--;
+    }
     if (argc < 2) {
-        fprintf(stderr, "usage: jsoncheck RESULTS.json [MAX_BYTES]\n");
+        fprintf(stderr, "usage: jsoncheck RESULTS.json [MAX_BYTES] | jsoncheck -s FILE.json\n");
         return 2;
     }
-    long max = argc > 2 ? atol(argv[2]) : 1000000;
+    long max = argc > 2 ? atol(argv[2]) : syntax_only ? 64L << 20 : 1000000;
     FILE *f = fopen(argv[1], "rb");
     if (f == NULL) {
         perror(argv[1]);
@@ -230,6 +236,10 @@ int main(int argc, char **argv)
     ws();
     if (*p != '\0')
         fail("text after the JSON value");
+    if (syntax_only) {
+        printf("%s: valid JSON (%zu bytes)\n", argv[1], n);
+        return 0;
+    }
     if (root->kind != J_OBJ)
         fail("top level is not an object");
     struct node *score = member(root, "score"), *tests = member(root, "tests");

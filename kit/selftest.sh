@@ -184,12 +184,18 @@ if sh kit/chapters.sh timelines "$B/diagrams" >"$B/diagrams.log" 2>&1; then
         [ -f "$B/diagrams/$(basename "$s")" ] || bad "$s is no longer drawn by any chapter's timelines file"
     done
     ok "redrew $n diagrams from traced runs"
+    for j in build/traces/*.json; do
+        [ -f "$j" ] || continue
+        build/kit/jsoncheck -s "$j" >/dev/null 2>"$B/json.err" || bad "$j (Chrome trace JSON) is not valid: $(cat "$B/json.err")"
+    done
+    ok "their Chrome/Perfetto trace JSON parses"
 else
     bad "diagrams do not redraw:"; sed 's/^/      /' "$B/diagrams.log" | tail -n 10
 fi
 if [ -f tests/kit/sample.trace ]; then
     if build/kit/timeline -t sample -j "$B/sample.json" tests/kit/sample.trace "$B/sample.dot" &&
-       neato -n2 -Tsvg "$B/sample.dot" -o "$B/sample.svg"; then ok "timeline renderer on tests/kit/sample.trace"; else bad "timeline renderer failed on the sample trace"; fi
+       neato -n2 -Tsvg "$B/sample.dot" -o "$B/sample.svg" &&
+       build/kit/jsoncheck -s "$B/sample.json" >/dev/null; then ok "timeline renderer on tests/kit/sample.trace (SVG and JSON)"; else bad "timeline renderer failed on the sample trace"; fi
 fi
 
 printf '\n%d passed, %d failed\n' "$passed" "$failed"
