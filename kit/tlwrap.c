@@ -258,8 +258,11 @@ static int chaos_on(void)
     return s == 2;
 }
 
-/* At a synchronization point, sometimes give the CPU away: a yield one time in
- * four, a sleep of up to 200 us one time in sixty-four. Seeded per thread. */
+/* At a synchronization point, sometimes give the CPU away: a sleep of up to
+ * 20 us one time in four, of up to 200 us one time in sixty-four. Seeded per
+ * thread. A short sleep rather than sched_yield(): next to CPU-bound
+ * processes a yield can cost a whole time slice of theirs (milliseconds),
+ * while a sleeper is woken promptly; both let other threads in. */
 static void chaos(void)
 {
     if (!chaos_on())
@@ -270,7 +273,8 @@ static void chaos(void)
     chaos_rng ^= chaos_rng >> 7;
     chaos_rng ^= chaos_rng << 17;
     if ((chaos_rng & 3) == 0) {
-        sched_yield();
+        struct timespec ts = {0, (long)((chaos_rng >> 8) % 20000)};
+        __real_nanosleep(&ts, NULL);
     } else if ((chaos_rng & 63) == 1) {
         struct timespec ts = {0, (long)((chaos_rng >> 8) % 200000)};
         __real_nanosleep(&ts, NULL);
