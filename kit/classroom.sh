@@ -51,7 +51,7 @@ cat >"$G/setup.sh" <<'EOF'
 # Runs once, as root, when Gradescope builds the autograder image.
 set -eu
 apt-get update -q
-apt-get install -y -q gcc make pkg-config check graphviz util-linux binutils
+apt-get install -y -q gcc make pkg-config check graphviz util-linux binutils gdb
 EOF
 cat >"$G/run_autograder" <<'EOF'
 #!/bin/sh
