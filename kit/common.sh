@@ -56,15 +56,19 @@ test_names() {
     grep -o 'TL_\(RUN\|RUN_TIMEOUT\|LOOP\)([A-Za-z0-9_]*' "$1" | sed 's/.*(//' | tr '\n' ' '
 }
 
-# "chapter exercise" lines, optionally only those matching SEL (CH, CH/EX, NN or NN/EX).
+# "chapter exercise" lines, optionally only those matching SEL: one or more
+# (space-separated) of CH, CH/EX, NN or NN/EX.
 list_exercises() {
     for f in "$KIT"/tests/*/*.ex ${EXTRA:+"$EXTRA"/*/*.ex}; do
         [ -f "$f" ] || continue
         ch=$(basename "$(dirname "$f")")
         ex=$(basename "$f" .ex)
-        case "$1" in
-            ""|"$ch"|"$ch/$ex"|"${ch%%-*}"|"${ch%%-*}/$ex") echo "$ch $ex" ;;
-        esac
+        [ -n "$1" ] || { echo "$ch $ex"; continue; }
+        for sel in $1; do
+            case "$sel" in
+                "$ch"|"$ch/$ex"|"${ch%%-*}"|"${ch%%-*}/$ex") echo "$ch $ex" ;;
+            esac
+        done
     done | sort -u
 }
 

@@ -1306,8 +1306,11 @@ int main(int argc, char **argv)
     struct sbuf o = {0};
     sb_printf(&o, "threadlab: %.1f / %.1f points, %d exercises graded in %.1f s.\n", score, max,
               nex, total_ms / 1000.0);
-    if (nex > 0 && exs[0].protections[0])
-        sb_printf(&o, "Protections in force: %s.\n", exs[0].protections);
+    const char *prot = "";
+    for (int i = 0; i < nex && !prot[0]; i++)
+        prot = exs[i].protections;
+    if (prot[0])
+        sb_printf(&o, "Protections in force: %s.\n", prot);
     if (tampered)
         sb_printf(&o, "The kit's files changed while grading: the submission tampered with the "
                       "kit. Score set to zero.\n");
@@ -1421,8 +1424,8 @@ int main(int argc, char **argv)
                    "someone edited them meanwhile): score set to zero.\n");
         printf("\nTotal: %.1f / %.0f points in %.1f s", tampered ? 0.0 : score, max,
                total_ms / 1000.0);
-        if (nex > 0 && exs[0].protections[0] && !brief)
-            printf(" (protections: %s)", exs[0].protections);
+        if (prot[0] && !brief)
+            printf(" (protections: %s)", prot);
         printf(".\nResults: %s\n", results_path);
     }
 
