@@ -1298,7 +1298,10 @@ int main(int argc, char **argv)
     FILE *j = fopen(results_path, "w");
     if (j == NULL)
         die("cannot write %s: %s", results_path, strerror(errno));
-    size_t per_out = nex > 0 ? 700000 / (size_t)(nex * 8 + 1) : 4000;
+    size_t nall = 1;
+    for (int i = 0; i < nex; i++)
+        nall += (size_t)nent[i];
+    size_t per_out = 700000 / nall; /* every entry's output together stays well under 1 MB */
     if (per_out > 6000)
         per_out = 6000;
     fprintf(j, "{\n  \"score\": %.2f,\n  \"execution_time\": %.1f,\n  \"output_format\": \"text\",\n"
