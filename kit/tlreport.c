@@ -1162,7 +1162,8 @@ static void tputs(const char *s)
         putchar((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f ? '?' : *p);
 }
 
-/* Write s as a JSON string: control bytes escaped, invalid UTF-8 replaced. */
+/* Write s as a JSON string: control bytes escaped, invalid UTF-8 replaced;
+ * at most about cap bytes of output, then a marker that the rest was cut. */
 static void json_str(FILE *f, const char *s, size_t cap)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -1178,24 +1179,25 @@ static void json_str(FILE *f, const char *s, size_t cap)
             valid = false;
         if (!valid) {
             fputs("\\ufffd", f);
+            written += 6;
             p++;
         } else if (len > 1) {
             fwrite(p, 1, (size_t)len, f);
+            written += (size_t)len;
             p += len;
         } else {
             if (c == '"' || c == '\\')
-                fprintf(f, "\\%c", c);
+                written += (size_t)fprintf(f, "\\%c", c);
             else if (c == '\n')
-                fputs("\\n", f);
+                written += (size_t)fprintf(f, "\\n");
             else if (c == '\t')
-                fputs("\\t", f);
+                written += (size_t)fprintf(f, "\\t");
             else if (c < 0x20 || c == 0x7f)
-                fprintf(f, "\\u%04x", c);
+                written += (size_t)fprintf(f, "\\u%04x", c);
             else
-                fputc((int)c, f);
+                written += fputc((int)c, f) != EOF;
             p++;
         }
-        written++;
     }
     if (*p)
         fputs("\\n[... cut]", f);
