@@ -470,49 +470,45 @@ static void name_thread(char *name, size_t n, const char *bin)
     pclose(p);
 }
 
+/* The thread that thread i waits for: the holder of the mutex it wants, or
+ * the thread it joins; -1 when it waits for no thread (or is not blocked). */
+static int waits_for(const struct hthread *t, int n, const unsigned long *mown_addr,
+                     const int *mown_slot, int nm, int i)
+{
+    int next = -1;
+    if (strcmp(t[i].state, "lock") == 0) {
+        for (int m = 0; m < nm; m++)
+            if (mown_addr[m] == t[i].obj)
+                for (int j = 0; j < n; j++)
+                    if (t[j].slot == mown_slot[m])
+                        next = j;
+    } else if (strcmp(t[i].state, "join") == 0) {
+        for (int j = 0; j < n; j++)
+            if ((unsigned long)t[j].slot + 1 == t[i].obj)
+                next = j;
+    }
+    return next;
+}
+
 /* Follow what a blocked thread waits for until a thread that is not blocked
- * on another thread; returns that thread's index, or -1 on a cycle. */
-static int hang_root(struct hthread *t, int n, unsigned long *mown_addr, int *mown_slot, int nm,
-                     int start, bool *on_cycle)
+ * on another thread; returns that thread's index, or -1 on a cycle (whose
+ * members are marked in on_cycle). */
+static int hang_root(const struct hthread *t, int n, const unsigned long *mown_addr,
+                     const int *mown_slot, int nm, int start, bool *on_cycle)
 {
     int cur = start;
     for (int steps = 0; steps <= n; steps++) {
-        int next = -1;
-        if (strcmp(t[cur].state, "lock") == 0) {
-            for (int m = 0; m < nm; m++)
-                if (mown_addr[m] == t[cur].obj)
-                    for (int j = 0; j < n; j++)
-                        if (t[j].slot == mown_slot[m])
-                            next = j;
-        } else if (strcmp(t[cur].state, "join") == 0) {
-            for (int j = 0; j < n; j++)
-                if ((unsigned long)t[j].slot + 1 == t[cur].obj)
-                    next = j;
-        }
-        if (next < 0 || next == cur)
-            return next == cur ? (on_cycle[cur] = true, -1) : cur;
+        int next = waits_for(t, n, mown_addr, mown_slot, nm, cur);
+        if (next < 0)
+            return cur;
         cur = next;
     }
-    /* A cycle: mark its members. */
-    int slow = cur;
+    /* More steps than threads: cur is on a cycle. Mark its members. */
+    int first = cur;
     do {
         on_cycle[cur] = true;
-        int next = -1;
-        if (strcmp(t[cur].state, "lock") == 0) {
-            for (int m = 0; m < nm; m++)
-                if (mown_addr[m] == t[cur].obj)
-                    for (int j = 0; j < n; j++)
-                        if (t[j].slot == mown_slot[m])
-                            next = j;
-        } else {
-            for (int j = 0; j < n; j++)
-                if ((unsigned long)t[j].slot + 1 == t[cur].obj)
-                    next = j;
-        }
-        if (next < 0)
-            break;
-        cur = next;
-    } while (cur != slow);
+        cur = waits_for(t, n, mown_addr, mown_slot, nm, cur);
+    } while (cur >= 0 && cur != first);
     return -1;
 }
 
@@ -625,22 +621,16 @@ static enum cls explain_hang(char **lines, int nlines, const char *bin, const ch
         char what[200];
         const char *s = t[i].state;
         if (strcmp(s, "lock") == 0) {
-            const char *holder = "nobody known";
-            for (int m = 0; m < nm; m++)
-                if (maddr[m] == t[i].obj)
-                    for (int j = 0; j < n; j++)
-                        if (t[j].slot == mslot[m])
-                            holder = t[j].name;
+            int h = waits_for(t, n, maddr, mslot, nm, i);
+            const char *holder = h >= 0 ? t[h].name : "nobody known";
             snprintf(what, sizeof what, "waits to lock mutex #%d, held by %s",
                      obj_number(seen, &nseen, t[i].obj), holder);
         } else if (strcmp(s, "cond") == 0 || strcmp(s, "timedcond") == 0) {
             snprintf(what, sizeof what, "waits on condition variable #%d%s",
                      obj_number(seen, &nseen, t[i].obj), s[0] == 't' ? " (with a deadline)" : "");
         } else if (strcmp(s, "join") == 0) {
-            const char *who = "a thread";
-            for (int j = 0; j < n; j++)
-                if ((unsigned long)t[j].slot + 1 == t[i].obj)
-                    who = t[j].name;
+            int w = waits_for(t, n, maddr, mslot, nm, i);
+            const char *who = w >= 0 ? t[w].name : "a thread";
             snprintf(what, sizeof what, "waits to join %s", who);
         } else if (strcmp(s, "sleep") == 0) {
             snprintf(what, sizeof what, "sleeps");
@@ -679,21 +669,19 @@ static enum cls explain_hang(char **lines, int nlines, const char *bin, const ch
                     int k = obj_number(seen, &nseen, t[i].obj);
                     fprintf(f, "  m%d [shape=ellipse, label=\"mutex #%d\"];\n", k, k);
                     fprintf(f, "  t%d -> m%d [label=\"waits for\"%s];\n", i, k, red);
-                    for (int m = 0; m < nm; m++)
-                        if (maddr[m] == t[i].obj)
-                            for (int j = 0; j < n; j++)
-                                if (t[j].slot == mslot[m])
-                                    fprintf(f, "  m%d -> t%d [label=\"held by\"%s];\n", k, j,
-                                            cycle[j] ? ", color=red, penwidth=2.5" : "");
+                    int j = waits_for(t, n, maddr, mslot, nm, i);
+                    if (j >= 0)
+                        fprintf(f, "  m%d -> t%d [label=\"held by\"%s];\n", k, j,
+                                cycle[j] ? ", color=red, penwidth=2.5" : "");
                 } else if (strstr(t[i].state, "cond") != NULL) {
                     int k = obj_number(seen, &nseen, t[i].obj);
                     fprintf(f, "  c%d [shape=diamond, label=\"condvar #%d\\n(no signal coming)\"];\n",
                             k, k);
                     fprintf(f, "  t%d -> c%d [label=\"waits on\", style=dashed];\n", i, k);
                 } else if (strcmp(t[i].state, "join") == 0) {
-                    for (int j = 0; j < n; j++)
-                        if ((unsigned long)t[j].slot + 1 == t[i].obj)
-                            fprintf(f, "  t%d -> t%d [label=\"joins\"%s];\n", i, j, red);
+                    int j = waits_for(t, n, maddr, mslot, nm, i);
+                    if (j >= 0)
+                        fprintf(f, "  t%d -> t%d [label=\"joins\"%s];\n", i, j, red);
                 }
             }
             fprintf(f, "}\n");
