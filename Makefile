@@ -1,11 +1,11 @@
 # threadlab - concurrency patterns in C, learned by writing them.
 #
 # `make` sets up, builds, draws and shows your progress; `make test` checks the kit itself.
-# `make help` lists every target. The real work lives in kit/*.sh, so each recipe stays short.
+# `make help` lists every target. The real work lives in kit/cmd/*.sh and kit/grade/*.sh, so each recipe stays short.
 
 SHELL := /bin/sh
 BUILD := build
-KIT_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -O2
+include kit/cmd/flags.mk
 CC ?= gcc
 
 # Options (make VAR=value target)
@@ -31,67 +31,75 @@ help:
 
 ## deps: check for gcc, Check, Graphviz...; install them with apt-get when root or sudo allows
 deps:
-	@sh kit/deps.sh graphviz
+	@sh kit/cmd/deps.sh graphviz
 
 ## tools: build the kit's own tools (timeline renderer, report writer, JSON checker)
 tools: $(BUILD)/kit/timeline $(BUILD)/kit/tlreport $(BUILD)/kit/jsoncheck
 
-$(BUILD)/kit/%: kit/%.c
+$(BUILD)/kit/timeline: kit/trace/timeline.c kit/trace/trace.h
 	@mkdir -p $(@D)
-	$(CC) $(KIT_CFLAGS) $< -o $@ -lm
+	$(CC) $(KIT_CFLAGS) -O2 $< -o $@ -lm
+
+$(BUILD)/kit/tlreport: $(wildcard kit/grade/report/*.[ch]) kit/proto/protocol.h kit/proto/protocol.def
+	@mkdir -p $(@D)
+	$(CC) $(KIT_CFLAGS) -O2 kit/grade/report/*.c -o $@ -lm
+
+$(BUILD)/kit/jsoncheck: kit/grade/jsoncheck.c
+	@mkdir -p $(@D)
+	$(CC) $(KIT_CFLAGS) -O2 $< -o $@ -lm
 
 ## programs: build every chapter program, plain and traced
 programs:
-	@sh kit/chapters.sh programs
+	@sh kit/cmd/chapters.sh programs
 
 ## exercises: compile your exercise files (warnings shown, never fatal)
 exercises:
-	@sh kit/chapters.sh exercises
+	@sh kit/cmd/chapters.sh exercises
 
 ## timelines: run each chapter program traced and draw build/timelines/*.svg
 timelines: tools programs
-	@sh kit/chapters.sh timelines $(BUILD)/timelines
+	@sh kit/cmd/chapters.sh timelines $(BUILD)/timelines
 
 ## progress: a quick table of your exercises (functional tests and ThreadSanitizer)
 progress: deps
-	@sh kit/grade.sh -P "func tsan" -b -r $(BUILD)/progress/results.json $(if $(EX),-e $(EX)) $(if $(CH),-e $(CH))
+	@sh kit/grade/grade.sh -P "func tsan" -b -r $(BUILD)/progress/results.json $(if $(EX),-e $(EX)) $(if $(CH),-e $(CH))
 
 ## grade: grade exercises with every pass [SUBMISSION=DIR] [EX=ch/ex] [RESULTS=file] [EXTRA_TESTS=DIR] [FORMATS=tap,junit,autolab,classroom]
 grade: deps
-	@sh kit/grade.sh -r $(RESULTS) $(if $(SUBMISSION),-s $(SUBMISSION)) $(if $(EX),-e $(EX)) \
+	@sh kit/grade/grade.sh -r $(RESULTS) $(if $(SUBMISSION),-s $(SUBMISSION)) $(if $(EX),-e $(EX)) \
 	    $(if $(CH),-e $(CH)) $(if $(EXTRA_TESTS),-x $(EXTRA_TESTS)) $(if $(FORMATS),-f $(FORMATS))
 
 ## run: run one chapter program, e.g. make run CH=01
 run: programs
-	@sh kit/chapters.sh run "$(CH)"
+	@sh kit/cmd/chapters.sh run "$(CH)"
 
 ## timeline: draw your own exercise at work, e.g. make timeline EX=01-fork-join/sum
 timeline: tools
-	@sh kit/chapters.sh timeline "$(EX)" $(BUILD)/timelines
+	@sh kit/cmd/chapters.sh timeline "$(EX)" $(BUILD)/timelines
 
 ## diagrams: redraw the book's diagrams in diagrams/ from traced runs
 diagrams: tools programs
-	@sh kit/chapters.sh timelines diagrams
+	@sh kit/cmd/chapters.sh timelines diagrams
 
 ## watch: regrade an exercise each time you save it
 watch: deps
-	@sh kit/watch.sh $(EX)
+	@sh kit/cmd/watch.sh $(EX)
 
 ## book: refresh the code excerpts in book.md from the sources
 book:
-	@sh kit/book.sh update
+	@sh kit/cmd/book.sh update
 
 ## test: the kit's own test suite (solutions pass, skeletons and known bugs fail, book in sync)
 test: deps tools
-	@sh kit/selftest.sh
+	@sh kit/cmd/selftest.sh
 
 ## soak: grade the solutions N times (all CPUs, one CPU, next to a CPU hog) and report flakes
 soak: deps tools
-	@sh kit/soak.sh $(N)
+	@sh kit/cmd/soak.sh $(N)
 
 ## classroom: write classroom/ (student starter, Gradescope zip, GitHub Classroom, Autolab)
 classroom: tools
-	@sh kit/classroom.sh classroom
+	@sh kit/cmd/classroom.sh classroom
 
 ## clean: remove build outputs (your exercise files are never touched)
 clean:

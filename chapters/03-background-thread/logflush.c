@@ -20,7 +20,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #define TL_TRACE_IMPLEMENTATION
-#include "../../kit/trace.h"
+#include "../../kit/trace/trace.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -19,7 +19,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #define TL_TRACE_IMPLEMENTATION
-#include "../../kit/trace.h"
+#include "../../kit/trace/trace.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

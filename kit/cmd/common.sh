@@ -2,9 +2,16 @@
 # Sourced, never run. Expects KIT (the kit's root folder) to be set.
 
 CC=${CC:-gcc}
-KIT_CFLAGS="-std=c11 -Wall -Wextra -Wpedantic -Werror -g"
-LEARNER_CFLAGS="-std=c11 -Wall -Wextra -Wpedantic -g"
-WRAP_FLAGS=$(cat "$KIT/kit/wrap.flags")
+# A variable of kit/cmd/flags.mk (the Makefile includes the same file).
+mk_var() { sed -n "s/^$1 *= *//p" "$KIT/kit/cmd/flags.mk"; }
+KIT_CFLAGS=$(mk_var KIT_CFLAGS)
+LEARNER_CFLAGS=$(mk_var LEARNER_CFLAGS)
+# Where tests and workloads find the kit's headers (tlcheck.h, tltest.h, trace.h).
+KIT_INC="-I$KIT/kit/check -I$KIT/kit/trace"
+# The linker's --wrap options, one per line of kit/wrap/wrapped.def.
+WRAP_FLAGS=-Wl,$(sed -n 's/^TL_WRAPPED([^,]*, *\([a-z_]*\),.*/--wrap=\1/p' "$KIT/kit/wrap/wrapped.def" | paste -sd, -)
+# An exit status of kit/proto/protocol.def: tl_exit_code TSAN -> 66.
+tl_exit_code() { sed -n "s/^TL_EXIT($1, *\([0-9]*\),.*/\1/p" "$KIT/kit/proto/protocol.def"; }
 MEM_MB=${TL_MEM_MB:-2048}
 
 die() {
@@ -112,8 +119,8 @@ build_kit_objects() {
     for v in func tsan asan; do
         mkdir -p "$W/kit/$v"
         # shellcheck disable=SC2046
-        $CC $KIT_CFLAGS $(variant_flags "$v") -I"$KIT/kit" -c "$KIT/kit/tlwrap.c" -o "$W/kit/$v/tlwrap.o" &&
-        $CC $KIT_CFLAGS $(variant_flags "$v") -I"$KIT/kit" -c "$KIT/kit/trace.c" -o "$W/kit/$v/trace.o" || return 1
+        $CC $KIT_CFLAGS $(variant_flags "$v") -c "$KIT/kit/wrap/tlwrap.c" -o "$W/kit/$v/tlwrap.o" &&
+        $CC $KIT_CFLAGS $(variant_flags "$v") -c "$KIT/kit/trace/trace.c" -o "$W/kit/$v/trace.o" || return 1
     done
-    $CC $KIT_CFLAGS -O2 "$KIT/kit/tlreport.c" -o "$W/kit/tlreport"
+    $CC $KIT_CFLAGS -O2 "$KIT"/kit/grade/report/*.c -o "$W/kit/tlreport" -lm
 }

@@ -9,8 +9,8 @@
 #
 # usage: soak.sh N [EX]
 set -u
-KIT=$(cd "$(dirname "$0")/.." && pwd)
-. "$KIT/kit/common.sh"
+KIT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$KIT/kit/cmd/common.sh"
 cd "$KIT" || exit 2
 n=${1:-200} sel=${2:-}
 d=build/soak
@@ -29,7 +29,7 @@ while [ "$i" -le "$n" ]; do
            for _ in $(seq "$(nproc)"); do sh -c 'while :; do :; done' & hogs="$hogs $!"; done ;;
     esac
     # shellcheck disable=SC2086
-    TL_QUIET=1 TL_SUMMARY=$d/summary.$i $pre sh kit/grade.sh -s solutions ${sel:+-e "$sel"} \
+    TL_QUIET=1 TL_SUMMARY=$d/summary.$i $pre sh kit/grade/grade.sh -s solutions ${sel:+-e "$sel"} \
         -r "$d/results.$i.json" >"$d/log.$i" 2>&1
     stop_hogs
     runs=$((runs + 1))

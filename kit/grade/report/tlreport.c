@@ -35,47 +35,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../proto/protocol.h"
+
 /* ------------------------------------------------------------ bug classes */
 
-/* In priority order: the first one found in an exercise is its diagnosis. */
-enum cls { C_NONE = -1, C_COMPILE, C_CHEAT, C_RACE, C_DEADLOCK, C_LOST_WAKEUP, C_MEMORY,
-           C_THREAD_LEAK, C_CRASH, C_HANG, C_NOT_PARALLEL, C_SLOW_STOP, C_BUSY_WAIT, C_WRONG,
-           C_COUNT };
-static const char *const cls_name[C_COUNT] = {
-    "did-not-compile", "cheat", "data-race", "deadlock", "lost-wakeup", "memory",
-    "thread-leak", "crash", "hang", "not-parallel", "slow-stop", "busy-wait", "wrong-result"};
-static const char *const cls_why[C_COUNT] = {
-    "the file does not build; fix the first error the compiler names",
-    "the submission tried to get around the tests; this exercise scores zero",
-    "two threads accessed the same memory, at least one writing, with nothing ordering them",
-    "threads wait for each other in a cycle; take locks in one global order",
-    "a thread sleeps on a condition variable and nobody will wake it: the signal came before "
-    "the wait, the predicate changed without the lock, or signal was used where broadcast was "
-    "needed",
-    "memory misuse: a leak, a use after free, or a bad access",
-    "a thread was created but never joined (or detached)",
-    "the test process died (a signal, abort, or an exit in the middle of the test)",
-    "the test did not finish in time (an infinite loop, or waiting for something that never "
-    "happens)",
-    "the work was not spread over threads as the exercise requires",
-    "stopping had to wait for a sleep or a whole period; wait on a condition variable with a "
-    "deadline instead",
-    "a thread spins instead of blocking",
-    "the result is wrong"};
+/* Classes (enum tl_class, tl_class_name, tl_class_why) come from kit/proto/protocol.def,
+ * in priority order: the first one found in an exercise is its diagnosis. */
+#define cls_name tl_class_name
+#define cls_why tl_class_why
 
-static enum cls cls_parse(const char *s, size_t n)
-{
-    for (int c = 0; c < C_COUNT; c++)
-        if (strlen(cls_name[c]) == n && strncmp(cls_name[c], s, n) == 0)
-            return (enum cls)c;
-    return C_NONE;
-}
+static enum tl_class cls_parse(const char *s, size_t n) { return tl_class_of(s, n); }
 
-static enum cls cls_worst(enum cls a, enum cls b)
+static enum tl_class cls_worst(enum tl_class a, enum tl_class b)
 {
-    if (a == C_NONE)
+    if (a == TL_NONE)
         return b;
-    if (b == C_NONE)
+    if (b == TL_NONE)
         return a;
     return a < b ? a : b;
 }
@@ -206,14 +181,14 @@ struct tres {
     int file;        /* test file index, 1-based */
     bool hidden;
     bool ok;
-    enum cls cls;
+    enum tl_class cls;
     struct sbuf msg;
 };
 
 struct pres {
     char pass[16];
     bool ok, skipped;
-    enum cls cls;
+    enum tl_class cls;
     struct sbuf msg;       /* why it failed */
     struct tres t[MAXT];   /* per test (all files) */
     int nt;
@@ -224,7 +199,7 @@ struct ex {
     char seed[32], iseed[32], protections[300];
     double points, score;
     long ms;
-    enum cls cls;
+    enum tl_class cls;
     bool cheat;
     struct sbuf summary; /* the headline message */
     bool fence;          /* the learner's code uses a fence ThreadSanitizer cannot model */
@@ -398,23 +373,23 @@ static void digest(const char *log, struct sbuf *msg)
 }
 
 /* Classify a sanitizer log and quote its SUMMARY lines (and first frames) into msg. */
-static enum cls san_classify(const char *log, struct sbuf *msg)
+static enum tl_class san_classify(const char *log, struct sbuf *msg)
 {
-    enum cls c = C_NONE;
+    enum tl_class c = TL_NONE;
     if (strstr(log, "ThreadSanitizer: data race"))
-        c = cls_worst(c, C_RACE);
+        c = cls_worst(c, TL_RACE);
     if (strstr(log, "lock-order-inversion"))
-        c = cls_worst(c, C_DEADLOCK);
+        c = cls_worst(c, TL_DEADLOCK);
     if (strstr(log, "ThreadSanitizer: thread leak"))
-        c = cls_worst(c, C_THREAD_LEAK);
+        c = cls_worst(c, TL_THREAD_LEAK);
     if (strstr(log, "heap-use-after-free") || strstr(log, "LeakSanitizer") ||
         strstr(log, "double-free") || strstr(log, "heap-buffer-overflow") ||
         strstr(log, "stack-use-after") || strstr(log, "attempting free"))
-        c = cls_worst(c, C_MEMORY);
+        c = cls_worst(c, TL_MEMORY);
     if (strstr(log, "SEGV on unknown address") || strstr(log, "runtime error:"))
-        c = cls_worst(c, C_CRASH);
-    if (c == C_NONE && strstr(log, "ThreadSanitizer"))
-        c = C_RACE;
+        c = cls_worst(c, TL_CRASH);
+    if (c == TL_NONE && strstr(log, "ThreadSanitizer"))
+        c = TL_RACE;
     digest(log, msg);
     return c;
 }
@@ -423,7 +398,8 @@ static enum cls san_classify(const char *log, struct sbuf *msg)
 
 struct hthread {
     int slot, tid;
-    char state[16];
+    char state[16];     /* the word, as the wait-for table wrote it */
+    enum tl_state st;   /* ...and what it means */
     unsigned long obj, obj2, off;
     char name[96];
     char where[200];
@@ -476,13 +452,13 @@ static int waits_for(const struct hthread *t, int n, const unsigned long *mown_a
                      const int *mown_slot, int nm, int i)
 {
     int next = -1;
-    if (strcmp(t[i].state, "lock") == 0) {
+    if (t[i].st == TL_ST_LOCK) {
         for (int m = 0; m < nm; m++)
             if (mown_addr[m] == t[i].obj)
                 for (int j = 0; j < n; j++)
                     if (t[j].slot == mown_slot[m])
                         next = j;
-    } else if (strcmp(t[i].state, "join") == 0) {
+    } else if (t[i].st == TL_ST_JOIN) {
         for (int j = 0; j < n; j++)
             if ((unsigned long)t[j].slot + 1 == t[i].obj)
                 next = j;
@@ -570,7 +546,7 @@ static bool gdb_frame(const char *gdb, int lwp, char *out, size_t n)
     return out[0] != '\0';
 }
 
-static enum cls explain_hang(char **lines, int nlines, const char *bin, const char *bdir,
+static enum tl_class explain_hang(char **lines, int nlines, const char *bin, const char *bdir,
                              const char *label, const char *gdb, struct sbuf *msg)
 {
     struct hthread t[64];
@@ -585,13 +561,14 @@ static enum cls explain_hang(char **lines, int nlines, const char *bin, const ch
             int used = 0;
             if (sscanf(lines[i], "%*s %*s T %d %15s %lx %lx %lx %d %n", &h->slot, h->state,
                        &h->obj, &h->obj2, &h->off, &h->tid, &used) >= 6) {
+                h->st = tl_state_of(h->state);
                 snprintf(h->name, sizeof h->name, "%s", lines[i] + used);
                 h->name[strcspn(h->name, "\n")] = '\0';
                 name_thread(h->name, sizeof h->name, bin);
                 if (!gdb_frame(gdb, h->tid, h->where, sizeof h->where))
                     symbolize(bin, h->off, h->where, sizeof h->where);
                 strip_path(h->where, bdir, "");
-                if (strcmp(h->state, "exited") != 0)
+                if (h->st != TL_ST_DONE)
                     n++;
             }
         } else if (kind[0] == 'M' && nm < 128) {
@@ -600,41 +577,42 @@ static enum cls explain_hang(char **lines, int nlines, const char *bin, const ch
         }
     }
     bool cycle[64] = {false};
-    enum cls c = C_NONE;
+    enum tl_class c = TL_NONE;
     for (int i = 0; i < n; i++) {
-        if (strcmp(t[i].state, "running") == 0)
+        if (t[i].st == TL_ST_RUN)
             continue;
         int r = hang_root(t, n, maddr, mslot, nm, i, cycle);
         if (r < 0)
-            c = cls_worst(c, C_DEADLOCK);
-        else if (strcmp(t[r].state, "cond") == 0)
-            c = cls_worst(c, C_LOST_WAKEUP);
-        else if (strcmp(t[r].state, "sleep") == 0 || strcmp(t[r].state, "timedcond") == 0)
-            c = cls_worst(c, C_SLOW_STOP);
+            c = cls_worst(c, TL_DEADLOCK);
+        else if (t[r].st == TL_ST_COND)
+            c = cls_worst(c, TL_LOST_WAKEUP);
+        else if (t[r].st == TL_ST_SLEEP || t[r].st == TL_ST_TIMED)
+            c = cls_worst(c, TL_SLOW_STOP);
     }
-    if (c == C_NONE)
-        c = C_HANG;
+    if (c == TL_NONE)
+        c = TL_HANG;
     unsigned long seen[64];
     int nseen = 0, any_blocked = n;
     sb_printf(msg, "  What each thread was doing when the watchdog fired:\n");
     for (int i = 0; i < n; i++) {
         char what[200];
         const char *s = t[i].state;
-        if (strcmp(s, "lock") == 0) {
+        enum tl_state st = t[i].st;
+        if (st == TL_ST_LOCK) {
             int h = waits_for(t, n, maddr, mslot, nm, i);
             const char *holder = h >= 0 ? t[h].name : "nobody known";
             snprintf(what, sizeof what, "waits to lock mutex #%d, held by %s",
                      obj_number(seen, &nseen, t[i].obj), holder);
-        } else if (strcmp(s, "cond") == 0 || strcmp(s, "timedcond") == 0) {
+        } else if (st == TL_ST_COND || st == TL_ST_TIMED) {
             snprintf(what, sizeof what, "waits on condition variable #%d%s",
-                     obj_number(seen, &nseen, t[i].obj), s[0] == 't' ? " (with a deadline)" : "");
-        } else if (strcmp(s, "join") == 0) {
+                     obj_number(seen, &nseen, t[i].obj), st == TL_ST_TIMED ? " (with a deadline)" : "");
+        } else if (st == TL_ST_JOIN) {
             int w = waits_for(t, n, maddr, mslot, nm, i);
             const char *who = w >= 0 ? t[w].name : "a thread";
             snprintf(what, sizeof what, "waits to join %s", who);
-        } else if (strcmp(s, "sleep") == 0) {
+        } else if (st == TL_ST_SLEEP) {
             snprintf(what, sizeof what, "sleeps");
-        } else if (strcmp(s, "running") == 0) {
+        } else if (st == TL_ST_RUN) {
             snprintf(what, sizeof what, "is running (a loop that never ends?)");
             any_blocked--;
         } else {
@@ -665,7 +643,7 @@ static enum cls explain_hang(char **lines, int nlines, const char *bin, const ch
                         i, cycle[i] ? "#f4a6a6" : "#dde8f5", t[i].name, t[i].state);
             for (int i = 0; i < n; i++) {
                 const char *red = cycle[i] ? ", color=red, penwidth=2.5" : "";
-                if (strcmp(t[i].state, "lock") == 0) {
+                if (t[i].st == TL_ST_LOCK) {
                     int k = obj_number(seen, &nseen, t[i].obj);
                     fprintf(f, "  m%d [shape=ellipse, label=\"mutex #%d\"];\n", k, k);
                     fprintf(f, "  t%d -> m%d [label=\"waits for\"%s];\n", i, k, red);
@@ -673,12 +651,12 @@ static enum cls explain_hang(char **lines, int nlines, const char *bin, const ch
                     if (j >= 0)
                         fprintf(f, "  m%d -> t%d [label=\"held by\"%s];\n", k, j,
                                 cycle[j] ? ", color=red, penwidth=2.5" : "");
-                } else if (strstr(t[i].state, "cond") != NULL) {
+                } else if ((t[i].st == TL_ST_COND || t[i].st == TL_ST_TIMED)) {
                     int k = obj_number(seen, &nseen, t[i].obj);
                     fprintf(f, "  c%d [shape=diamond, label=\"condvar #%d\\n(no signal coming)\"];\n",
                             k, k);
                     fprintf(f, "  t%d -> c%d [label=\"waits on\", style=dashed];\n", i, k);
-                } else if (strcmp(t[i].state, "join") == 0) {
+                } else if (t[i].st == TL_ST_JOIN) {
                     int j = waits_for(t, n, maddr, mslot, nm, i);
                     if (j >= 0)
                         fprintf(f, "  t%d -> t%d [label=\"joins\"%s];\n", i, j, red);
@@ -739,28 +717,28 @@ static void load_meta(struct ex *e, const char *dir)
 }
 
 /* The class a failed test's Check message points to. */
-static enum cls classify_msg(const char *msg, int *early)
+static enum tl_class classify_msg(const char *msg, int *early)
 {
     *early = -1;
     const char *br = strstr(msg, ": [");
     if (br != NULL) {
         const char *end = strchr(br + 3, ']');
         if (end != NULL) {
-            enum cls c = cls_parse(br + 3, (size_t)(end - br - 3));
-            if (c != C_NONE)
+            enum tl_class c = cls_parse(br + 3, (size_t)(end - br - 3));
+            if (c != TL_NONE)
                 return c;
         }
     }
     const char *ee = strstr(msg, "Early exit with return value ");
     if (ee != NULL) {
         *early = atoi(ee + 29);
-        return C_CRASH;
+        return TL_CRASH;
     }
     if (strstr(msg, "Test timeout expired"))
-        return C_HANG;
+        return TL_HANG;
     if (strstr(msg, "Received signal"))
-        return C_CRASH;
-    return C_WRONG;
+        return TL_CRASH;
+    return TL_WRONG;
 }
 
 /* The pid a test child announced in its BEGIN line (0 if none). */
@@ -770,7 +748,7 @@ static long test_pid(char **lines, int nl, size_t nonce_len, const char *name)
     size_t nlen = strlen(name);
     for (int i = 0; i < nl; i++) {
         const char *rest = lines[i] + 6 + nonce_len + 1;
-        if (strncmp(lines[i], "BEGIN ", 6) == 0 && strncmp(rest, name, nlen) == 0 &&
+        if (tl_tag_of(lines[i]) == TL_TAG_BEGIN && strncmp(rest, name, nlen) == 0 &&
             rest[nlen] == ' ')
             sscanf(rest + nlen, " %*d %ld", &pid);
     }
@@ -804,7 +782,7 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
             memset(t, 0, sizeof *t);
             snprintf(t->name, sizeof t->name, "%s", e->f[file - 1].names[fi]);
             t->file = file;
-            t->cls = C_HANG;
+            t->cls = TL_HANG;
             sb_printf(&t->msg, "not run: the functional pass already hung\n");
         }
         return;
@@ -827,15 +805,15 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
                 sb_printf(&e->summary, "the submission wrote forged lines into the grader's "
                                        "private channel\n");
             e->cheat = true;
-            e->cls = C_CHEAT;
+            e->cls = TL_CHEAT;
             continue;
         }
         lines[nl++] = l;
-        if (strncmp(l, "DONE ", 5) == 0)
+        if (tl_tag_of(l) == TL_TAG_DONE)
             done = true;
-        if (strncmp(l, "STRAY ", 6) == 0 && !e->cheat) {
+        if (tl_tag_of(l) == TL_TAG_STRAY && !e->cheat) {
             e->cheat = true;
-            e->cls = C_CHEAT;
+            e->cls = TL_CHEAT;
             sb_printf(&e->summary, "the submission left %s process(es) running after the tests "
                                "(they escaped the test's process group)\n",
                       l + 6 + nonce_len + 1);
@@ -851,7 +829,7 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
         snprintf(t->name, sizeof t->name, "%s", name);
         t->file = file;
         t->hidden = e->f[file - 1].hidden;
-        t->cls = C_NONE;
+        t->cls = TL_NONE;
         int res_p = 0, res_f = 0, ends = 0;
         const char *fail_msg = NULL;
         size_t nlen = strlen(name);
@@ -859,9 +837,9 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
             const char *rest = lines[i] + 4 + nonce_len + 1; /* after "XXX nonce " */
             if (strncmp(rest, name, nlen) != 0 || rest[nlen] != ' ')
                 continue;
-            if (strncmp(lines[i], "END ", 4) == 0)
+            if (tl_tag_of(lines[i]) == TL_TAG_END)
                 ends++;
-            else if (strncmp(lines[i], "RES ", 4) == 0) {
+            else if (tl_tag_of(lines[i]) == TL_TAG_RES) {
                 const char *code = strchr(rest + nlen + 1, ' ');
                 if (code != NULL && code[1] == 'P')
                     res_p++;
@@ -877,7 +855,7 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
             continue;
         }
         if (res_f == 0 && res_p > 0) {
-            t->cls = C_CHEAT;
+            t->cls = TL_CHEAT;
             sb_printf(&t->msg, "Check reported success, but the test never reached its end: "
                                "the submission ended the test process early (exit() or _exit() "
                                "inside the test?)\n");
@@ -888,7 +866,7 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
             continue;
         }
         if (fail_msg == NULL) {
-            t->cls = (rc == 124 || rc == 137) ? C_HANG : C_CRASH;
+            t->cls = (rc == 124 || rc == 137) ? TL_HANG : TL_CRASH;
             sb_printf(&t->msg, "%s\n",
                       done ? "no result for this test"
                       : (rc == 124 || rc == 137)
@@ -905,7 +883,7 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
         pathf(kitdir, sizeof kitdir, "%s/", kit);
         strip_path(m, kitdir, ""); /* "tests/01-fork-join/test_sum.c:115: ..." */
         t->cls = classify_msg(m, &early);
-        if (early == 66 || early == 67 || early == 68) {
+        if (early == TL_EXIT_TSAN || early == TL_EXIT_ASAN || early == TL_EXIT_UBSAN) {
             /* The child announced its pid in a BEGIN line; its logs carry it. */
             long pid = test_pid(lines, nl, nonce_len, name);
             char *a = san_logs(rundir, "tsan", pid), *b = san_logs(rundir, "asan", pid),
@@ -919,20 +897,19 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
             free(b);
             free(c);
             struct sbuf q = {0};
-            enum cls sc = san_classify(san, &q);
-            t->cls = sc != C_NONE ? sc : C_CRASH;
+            enum tl_class sc = san_classify(san, &q);
+            t->cls = sc != TL_NONE ? sc : TL_CRASH;
             sb_printf(&t->msg, "%s reported:\n%s",
-                      early == 66 ? "ThreadSanitizer" : early == 67 ? "AddressSanitizer"
-                                                                     : "UBSan",
+                      tl_exit_who(early),
                       sb_str(&q));
             free(q.s);
             free(san);
-        } else if (early == 86) {
+        } else if (early == TL_EXIT_WATCHDOG) {
             /* The hang_block-th watchdog dump belongs to this test. */
             char *blk[512];
             int nb = 0, seen = 0;
             for (int i = 0; i < nl; i++) {
-                if (strncmp(lines[i], "HANG ", 5) != 0)
+                if (tl_tag_of(lines[i]) != TL_TAG_HANG)
                     continue;
                 bool end = strstr(lines[i] + 5 + nonce_len, " END") != NULL;
                 if (seen == hang_block && !end && nb < 512)
@@ -970,11 +947,11 @@ static void judge_pass(struct ex *e, struct pres *p, const char *bdir, const cha
 
 static void judge(struct ex *e, const char *bdir)
 {
-    e->cls = C_NONE;
+    e->cls = TL_NONE;
     char path[4400];
     if (strcmp(e->compile, "ok") != 0) {
         bool cheat = strcmp(e->compile, "cheat") == 0;
-        e->cls = cheat ? C_CHEAT : C_COMPILE;
+        e->cls = cheat ? TL_CHEAT : TL_COMPILE;
         e->cheat = cheat;
         pathf(path, sizeof path, "%s/%s", bdir, cheat ? "cheat.log" : "compile.log");
         char *log = slurp(path, 64 * 1024);
@@ -1002,7 +979,7 @@ static void judge(struct ex *e, const char *bdir)
          ps = strtok_r(NULL, " ", &save)) {
         struct pres *p = &e->p[e->np++];
         snprintf(p->pass, sizeof p->pass, "%s", ps);
-        p->cls = C_NONE;
+        p->cls = TL_NONE;
         for (int k = 1; k <= e->nfiles; k++) {
             char rundir[4400];
             pathf(rundir, sizeof rundir, "%s/run/%d.%s", bdir, k, ps);
@@ -1041,12 +1018,12 @@ struct entry {
     bool ok, hidden;
     struct sbuf out;
     struct sbuf advice; /* bug class, book section, hints: once per exercise in the text */
-    enum cls cls;
+    enum tl_class cls;
 };
 
-static void advice(const struct ex *e, enum cls c, struct sbuf *b)
+static void advice(const struct ex *e, enum tl_class c, struct sbuf *b)
 {
-    if (c == C_NONE)
+    if (c == TL_NONE)
         return;
     sb_printf(b, "Bug class: %s - %s.\n", cls_name[c], cls_why[c]);
     if (e->book[0])
@@ -1074,15 +1051,15 @@ static int entries(struct ex *e, struct entry *out, int max)
             textf(en->name, sizeof en->name, "%s/%s: %s", e->ch, e->ex, h);
             en->max = per_test;
             en->hidden = e->f[k].hidden;
-            en->cls = C_NONE;
+            en->cls = TL_NONE;
             if (e->np == 0) {
                 en->cls = e->cls;
-                sb_printf(&en->out, "%s", e->cls == C_COMPILE ? "Did not compile.\n" : "");
+                sb_printf(&en->out, "%s", e->cls == TL_COMPILE ? "Did not compile.\n" : "");
                 sb_printf(&en->out, "%s", sb_str(&e->summary));
             } else if (ti < e->p[0].nt) {
                 const struct tres *t = &e->p[0].t[ti];
                 en->ok = t->ok;
-                en->cls = t->ok ? C_NONE : t->cls;
+                en->cls = t->ok ? TL_NONE : t->cls;
                 sb_printf(&en->out, "%s", sb_str(&t->msg));
             }
             advice(e, en->cls, &en->advice);
@@ -1096,7 +1073,7 @@ static int entries(struct ex *e, struct entry *out, int max)
         textf(en->name, sizeof en->name, "%s/%s: %s", e->ch, e->ex, pass_title(p->pass, e, buf, sizeof buf));
         en->max = per_pass;
         en->ok = p->ok;
-        en->cls = p->ok ? C_NONE : p->cls;
+        en->cls = p->ok ? TL_NONE : p->cls;
         for (int i = 0; i < p->nt; i++) {
             if (p->t[i].ok)
                 continue;
@@ -1128,9 +1105,9 @@ static int entries(struct ex *e, struct entry *out, int max)
         out[i].score = out[i].ok && !e->cheat ? out[i].max : 0;
     if (e->cheat)
         for (int i = 0; i < n; i++)
-            if (out[i].cls == C_NONE || out[i].ok) {
+            if (out[i].cls == TL_NONE || out[i].ok) {
                 out[i].ok = false;
-                out[i].cls = C_CHEAT;
+                out[i].cls = TL_CHEAT;
                 sb_printf(&out[i].out, "Scored zero: a cheat was detected in this exercise: %s",
                           sb_str(&e->summary));
             }
@@ -1318,7 +1295,7 @@ int main(int argc, char **argv)
             json_str(j, en->name, 300);
             fprintf(j, ", \"score\": %.2f, \"max_score\": %.2f, \"status\": \"%s\", ",
                     tampered ? 0.0 : en->score, en->max, en->ok && !tampered ? "passed" : "failed");
-            fprintf(j, "\"tags\": [\"%s\"], ", en->cls == C_NONE ? "passed" : cls_name[en->cls]);
+            fprintf(j, "\"tags\": [\"%s\"], ", en->cls == TL_NONE ? "passed" : cls_name[en->cls]);
             if (en->hidden)
                 fprintf(j, "\"visibility\": \"after_due_date\", ");
             fprintf(j, "\"output\": ");
@@ -1342,15 +1319,15 @@ int main(int argc, char **argv)
             char name[200], sc[32];
             textf(name, sizeof name, "%s/%s", e->ch, e->ex);
             snprintf(sc, sizeof sc, "%.1f/%.0f", e->score, e->points);
-            if (e->cls == C_NONE)
+            if (e->cls == TL_NONE)
                 printf("%-40s %9s  passed (%s) %.1fs\n", name, sc, e->passes, e->ms / 1000.0);
             else
                 printf("%-40s %9s  %s %.1fs\n", name, sc,
                        e->untouched ? "not started" : cls_name[e->cls], e->ms / 1000.0);
-            if (brief && e->cls != C_NONE && e->untouched) {
+            if (brief && e->cls != TL_NONE && e->untouched) {
                 printf("    not started: fill in the TODOs of chapters/%s/%s.c (its contract is "
                        "%s.h); read book.md \"%s\" first.\n", e->ch, e->ex, e->ex, e->book);
-            } else if (brief && (e->cls == C_COMPILE || e->cls == C_CHEAT) && e->np == 0) {
+            } else if (brief && (e->cls == TL_COMPILE || e->cls == TL_CHEAT) && e->np == 0) {
                 const char *sm = sb_str(&e->summary);
                 for (int l = 0; l < 4 && *sm; l++) {
                     int len = (int)strcspn(sm, "\n");
@@ -1359,7 +1336,7 @@ int main(int argc, char **argv)
                     tputs(line);
                     sm += len + (sm[len] == '\n');
                 }
-            } else if (brief && e->cls != C_NONE) {
+            } else if (brief && e->cls != TL_NONE) {
                 for (int k = 0; k < nent[i]; k++) {
                     if (all[i][k].ok)
                         continue;
@@ -1385,7 +1362,7 @@ int main(int argc, char **argv)
         }
         for (int i = 0; i < nex && !brief; i++) {
             struct ex *e = &exs[i];
-            if (e->cls == C_NONE)
+            if (e->cls == TL_NONE)
                 continue;
             printf("\n== %s/%s: %s (%s)\n", e->ch, e->ex, e->title, cls_name[e->cls]);
             if (e->np == 0) { /* nothing ran: say why once, not once per test */
@@ -1431,7 +1408,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < nex; i++)
             fprintf(s, "%s/%s %.2f %.2f %s chaos=%s input=%s\n", exs[i].ch, exs[i].ex,
                     tampered ? 0.0 : exs[i].score, exs[i].points,
-                    exs[i].cls == C_NONE ? "passed" : cls_name[exs[i].cls],
+                    exs[i].cls == TL_NONE ? "passed" : cls_name[exs[i].cls],
                     exs[i].seed[0] ? exs[i].seed : "-", exs[i].iseed[0] ? exs[i].iseed : "-");
         fclose(s);
     }
@@ -1476,8 +1453,8 @@ int main(int argc, char **argv)
                     fprintf(x, "\">");
                     if (!en->ok) {
                         fprintf(x, "<failure type=\"%s\" message=\"%s\">",
-                                en->cls == C_NONE ? "failed" : cls_name[en->cls],
-                                en->cls == C_NONE ? "failed" : cls_name[en->cls]);
+                                en->cls == TL_NONE ? "failed" : cls_name[en->cls],
+                                en->cls == TL_NONE ? "failed" : cls_name[en->cls]);
                         xml_str(x, sb_str(&en->out));
                         fprintf(x, "</failure>");
                     }
@@ -1497,7 +1474,7 @@ int main(int argc, char **argv)
             if (c == NULL)
                 continue;
             fprintf(c, "{\"version\": 1, \"status\": \"%s\", \"max_score\": %.0f, \"tests\": [",
-                    exs[i].cls == C_NONE ? "pass" : "fail", exs[i].points);
+                    exs[i].cls == TL_NONE ? "pass" : "fail", exs[i].points);
             for (int k = 0; k < nent[i]; k++) {
                 struct entry *en = &all[i][k];
                 fprintf(c, "%s{\"name\": ", k ? ", " : "");

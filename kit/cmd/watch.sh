@@ -5,8 +5,8 @@
 # one-second period is fast enough for a person; each regrade runs the quick
 # passes (functional and ThreadSanitizer) of the exercises whose files changed.
 set -u
-KIT=$(cd "$(dirname "$0")/.." && pwd)
-. "$KIT/kit/common.sh"
+KIT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$KIT/kit/cmd/common.sh"
 cd "$KIT" || exit 2
 sel=${1:-}
 stamp=$(mktemp)
@@ -28,7 +28,7 @@ while :; do
     touch "$stamp"
     for e in $changed; do
         printf '\n[%s] %s changed - grading (functional + ThreadSanitizer)...\n' "$(date +%H:%M:%S)" "$e"
-        sh kit/grade.sh -P "func tsan" -b -e "$e" -r build/watch/results.json | sed '1,/^--------/d'
+        sh kit/grade/grade.sh -P "func tsan" -b -e "$e" -r build/watch/results.json | sed '1,/^--------/d'
     done
     sleep 1
 done

@@ -4,10 +4,10 @@
 # DESIGN: the grader trusts nothing the submission can write. Each exercise is
 # built in a folder of its own from the submitted .c file(s) and the kit's own
 # headers and tests; a build failure is evidence ("did not compile"), never an
-# error of the grader. Each pass runs the test binary inside kit/sandbox.sh with
+# error of the grader. Each pass runs the test binary inside kit/grade/sandbox.sh with
 # a secret channel (fd 3, a root-owned file when root) and a fresh nonce; Check's
 # verdict counts only for tests whose child wrote "END <nonce>" on that channel.
-# This script only collects evidence; kit/tlreport.c judges it and writes every
+# This script only collects evidence; kit/grade/report/ judges it and writes every
 # output format, so judging has one home.
 #
 # usage: grade.sh [-s SUBMISSION] [-e CHAPTER/EXERCISE | -e CHAPTER] [-r RESULTS.json]
@@ -23,8 +23,8 @@
 # Environment: CHAOS_SEED (fixed chaos seed), TL_INPUT_SEED (fixed test inputs),
 # JOBS (parallel exercises, default nproc), TL_QUIET=1 (no table on stdout).
 set -u
-KIT=$(cd "$(dirname "$0")/.." && pwd)
-. "$KIT/kit/common.sh"
+KIT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$KIT/kit/cmd/common.sh"
 
 # ---------------------------------------------------------------- one exercise
 # Runs in a child (xargs) with the settings in the environment.
@@ -111,7 +111,7 @@ grade_one() {
         for t in $(test_files "$ch" "$ex"); do
             k=$((k + 1))
             # shellcheck disable=SC2086
-            if ! $CC $KIT_CFLAGS $vf -I"$B/inc" -I"$KIT/kit" -c "$t" -o "$B/obj/$v/test$k.o" \
+            if ! $CC $KIT_CFLAGS $vf -I"$B/inc" $KIT_INC -c "$t" -o "$B/obj/$v/test$k.o" \
                     >"$B/testbuild.log" 2>&1 ||
                ! $CC $vf $objs "$B/obj/$v/test$k.o" "$W/kit/$v/tlwrap.o" "$W/kit/$v/trace.o" \
                     $WRAP_FLAGS $CHECK_LIBS -pthread -o "$B/obj/$v/test$k" >>"$B/compile.log" 2>&1; then
@@ -173,11 +173,11 @@ grade_one() {
                     TL_GRADER="3:$nonce" TL_INPUT_SEED="$iseed" TL_TIMEOUT=4 \
                     CK_TIMEOUT_MULTIPLIER="$mult" CK_DEFAULT_TIMEOUT=4 \
                     CHAOS_SEED="$cs" \
-                    TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 report_thread_leaks=1 atexit_sleep_ms=0 log_path=$R/scratch/tsan" \
-                    ASAN_OPTIONS="detect_leaks=1 exitcode=67 log_path=$R/scratch/asan" \
-                    LSAN_OPTIONS="exitcode=67" UBSAN_OPTIONS="halt_on_error=1 exitcode=68 print_stacktrace=1 log_path=$R/scratch/ubsan" \
+                    TSAN_OPTIONS="halt_on_error=1 exitcode=$(tl_exit_code TSAN) second_deadlock_stack=1 report_thread_leaks=1 atexit_sleep_ms=0 log_path=$R/scratch/tsan" \
+                    ASAN_OPTIONS="detect_leaks=1 exitcode=$(tl_exit_code ASAN) log_path=$R/scratch/asan" \
+                    LSAN_OPTIONS="exitcode=$(tl_exit_code ASAN)" UBSAN_OPTIONS="halt_on_error=1 exitcode=$(tl_exit_code UBSAN) print_stacktrace=1 log_path=$R/scratch/ubsan" \
                     TL_PROTECTIONS="$R/protections" TL_GDB="$(command -v gdb)" \
-                    "$KIT/kit/sandbox.sh" "$R/out" "$R/rc" "$wall" "$MEM_MB" "$san" -- \
+                    "$KIT/kit/grade/sandbox.sh" "$R/out" "$R/rc" "$wall" "$MEM_MB" "$san" -- \
                     $pre "$B/obj/$v/test$k" 3>>"$R/secret"
             )
         done
@@ -224,7 +224,7 @@ exercises=$(list_exercises "$SEL")
 start_all=$(now_ms)
 before=$(kit_sum)
 build_kit_objects || die "the kit's own support code does not build (see above)"
-printf '%s\n' "$exercises" | xargs -P "${JOBS:-$(nproc)}" -L 1 sh "$KIT/kit/grade.sh" --one
+printf '%s\n' "$exercises" | xargs -P "${JOBS:-$(nproc)}" -L 1 sh "$KIT/kit/grade/grade.sh" --one
 after=$(kit_sum)
 [ "$before" = "$after" ] || echo "tampered=1" >"$W/kit.tampered"
 echo "ms=$(( $(now_ms) - start_all ))" >"$W/total"

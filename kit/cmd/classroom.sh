@@ -15,8 +15,8 @@
 #
 # usage: classroom.sh OUT
 set -u
-KIT=$(cd "$(dirname "$0")/.." && pwd)
-. "$KIT/kit/common.sh"
+KIT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$KIT/kit/cmd/common.sh"
 cd "$KIT" || exit 2
 OUT=${1:-classroom}
 EXTRA=${EXTRA_TESTS:-}
@@ -76,7 +76,7 @@ extra=""
 # Grade the chapters the student submitted files for (set CHAPTERS to fix the list).
 CHAPTERS=${CHAPTERS:-$(ls /tmp/threadlab-sub 2>/dev/null | tr '\n' ' ')}
 [ -n "$CHAPTERS" ] || CHAPTERS="$(ls "$SRC/tests" | grep '^[0-9]' | tr '\n' ' ')"
-cd "$SRC" && sh kit/grade.sh -s /tmp/threadlab-sub -e "$CHAPTERS" -r "$RES" $extra
+cd "$SRC" && sh kit/grade/grade.sh -s /tmp/threadlab-sub -e "$CHAPTERS" -r "$RES" $extra
 if [ ! -s "$RES" ]; then
     printf '{"score": 0, "output": "The grader failed before producing results; please tell your instructor.", "tests": []}\n' >"$RES"
 fi
@@ -158,7 +158,7 @@ all:
 	for f in $$(find sub -name '*.c'); do ex=$$(basename $$f .c); \
 	  for e in threadlab/tests/*/$$ex.ex; do [ -f $$e ] || continue; ch=$$(basename $$(dirname $$e)); \
 	    mkdir -p s/$$ch && cp $$f s/$$ch/$$ex.c; done; done
-	cd threadlab && sh kit/grade.sh -s ../s -r ../results.json -f autolab $$( [ -d hidden-tests ] && echo -x hidden-tests )
+	cd threadlab && sh kit/grade/grade.sh -s ../s -r ../results.json -f autolab $$( [ -d hidden-tests ] && echo -x hidden-tests )
 EOF
 printf '%s\n' "$exercises" | while read -r ch ex; do
     echo "$ch/$ex $( . "$(ex_file "$ch" "$ex")"; echo "${points:-10}")"

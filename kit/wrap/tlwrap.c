@@ -2,8 +2,8 @@
  * tlwrap.c - the pthread wrappers behind graded and traced builds.
  *
  * What it shows: one place that sees every synchronization call the learner's
- * code makes. See tlwrap.h for what it records and why; kit/wrap.flags lists
- * the linker options that route the calls here.
+ * code makes. See tlwrap.h for what it records and why; wrapped.def lists
+ * the calls routed here (the linker's --wrap options are made from it).
  *
  * DESIGN: every wrapper does four small things around the real call -
  * maybe yield (chaos), note the thread's state in a slot table (who waits on
@@ -16,7 +16,8 @@
  */
 #define _GNU_SOURCE
 #include "tlwrap.h"
-#include "trace.h"
+#include "../proto/protocol.h"
+#include "../trace/trace.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -33,29 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The real functions, as --wrap names them. */
-int __real_pthread_create(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
-int __real_pthread_join(pthread_t, void **);
-int __real_pthread_detach(pthread_t);
-int __real_pthread_mutex_lock(pthread_mutex_t *);
-int __real_pthread_mutex_trylock(pthread_mutex_t *);
-int __real_pthread_mutex_unlock(pthread_mutex_t *);
-int __real_pthread_cond_wait(pthread_cond_t *, pthread_mutex_t *);
-int __real_pthread_cond_timedwait(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
-int __real_pthread_cond_clockwait(pthread_cond_t *, pthread_mutex_t *, clockid_t,
-                                  const struct timespec *);
-int __real_pthread_cond_signal(pthread_cond_t *);
-int __real_pthread_cond_broadcast(pthread_cond_t *);
-int __real_pthread_rwlock_rdlock(pthread_rwlock_t *);
-int __real_pthread_rwlock_wrlock(pthread_rwlock_t *);
-int __real_pthread_rwlock_tryrdlock(pthread_rwlock_t *);
-int __real_pthread_rwlock_trywrlock(pthread_rwlock_t *);
-int __real_pthread_rwlock_unlock(pthread_rwlock_t *);
-int __real_pthread_barrier_wait(pthread_barrier_t *);
-unsigned int __real_sleep(unsigned int);
-int __real_usleep(useconds_t);
-int __real_nanosleep(const struct timespec *, struct timespec *);
-int __real_clock_nanosleep(clockid_t, int, const struct timespec *, struct timespec *);
+/* The real functions, as --wrap names them: one declaration per line of wrapped.def. */
+#define TL_WRAPPED(ret, name, params) ret __real_##name params;
+#include "wrapped.def"
+#undef TL_WRAPPED
 
 /* ---------------------------------------------------------------- counts */
 
@@ -105,15 +87,12 @@ void tl_counts_reset(void)
 
 /* ------------------------------------------------------------ slot table */
 
-enum st { ST_FREE, ST_RUN, ST_LOCK, ST_COND, ST_TIMED, ST_JOIN, ST_SLEEP, ST_RDLOCK, ST_WRLOCK,
-          ST_BARRIER, ST_DONE };
-static const char *const st_word[] = {"free", "running", "lock", "cond", "timedcond", "join",
-                                      "sleep", "rdlock", "wrlock", "barrier", "exited"};
+/* Thread states (enum tl_state) and their words come from kit/proto/protocol.def. */
 
 #define NSLOTS 512
 struct slot {
     atomic_int used;          /* 0 free, 1 taken: claimed with CAS */
-    atomic_int state;         /* enum st */
+    atomic_int state;         /* enum tl_state */
     atomic_uintptr_t obj;     /* what it waits on (mutex, cond, slot+1 for join) */
     atomic_uintptr_t obj2;    /* the mutex a condition wait released */
     atomic_uintptr_t where;   /* return address of the learner's call */
@@ -138,7 +117,7 @@ static int slot_claim(const char *name)
                                                     memory_order_relaxed)) {
             /* used == 2: claimed but not readable yet; dumps skip it. */
             snprintf(slots[i].name, sizeof slots[i].name, "%s", name);
-            atomic_store_explicit(&slots[i].state, ST_RUN, memory_order_relaxed);
+            atomic_store_explicit(&slots[i].state, TL_ST_RUN, memory_order_relaxed);
             atomic_store_explicit(&slots[i].obj, 0, memory_order_relaxed);
             atomic_store_explicit(&slots[i].where, 0, memory_order_relaxed);
             atomic_store_explicit(&slots[i].self, 0, memory_order_relaxed);
@@ -300,7 +279,7 @@ static void thread_done(void *p)
         return;
     atomic_store_explicit(&slots[s].exit_flow, tl_trace_flow_out("exit"), memory_order_relaxed);
     tl_trace_event('X', "exit", 0);
-    set_state(s, ST_DONE, NULL, NULL, NULL);
+    set_state(s, TL_ST_DONE, NULL, NULL, NULL);
     if (atomic_load_explicit(&slots[s].detached, memory_order_acquire))
         slot_release(s);
 }
@@ -379,11 +358,11 @@ int __wrap_pthread_join(pthread_t t, void **ret)
     chaos();
     int s = me();
     int target = slot_of_thread(t);
-    set_state(s, ST_JOIN, (void *)(uintptr_t)(target + 1), NULL, __builtin_return_address(0));
+    set_state(s, TL_ST_JOIN, (void *)(uintptr_t)(target + 1), NULL, __builtin_return_address(0));
     tl_trace_event('W', "join", 0);
     int rc = __real_pthread_join(t, ret);
     tl_trace_end();
-    set_state(s, ST_RUN, NULL, NULL, NULL);
+    set_state(s, TL_ST_RUN, NULL, NULL, NULL);
     if (rc == 0) {
         BUMP(threads_joined);
         if (target >= 0) {
@@ -403,7 +382,7 @@ int __wrap_pthread_detach(pthread_t t)
         BUMP(threads_detached);
         if (target >= 0) {
             atomic_store_explicit(&slots[target].detached, 1, memory_order_release);
-            if (atomic_load_explicit(&slots[target].state, memory_order_acquire) == ST_DONE)
+            if (atomic_load_explicit(&slots[target].state, memory_order_acquire) == TL_ST_DONE)
                 slot_release(target);
         }
     }
@@ -424,13 +403,13 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
     int s = me();
 #ifdef __SANITIZE_THREAD__
     /* A trylock first would hide the acquisition from TSan's lock-order checker. */
-    set_state(s, ST_LOCK, m, NULL, __builtin_return_address(0));
+    set_state(s, TL_ST_LOCK, m, NULL, __builtin_return_address(0));
     int rc = __real_pthread_mutex_lock(m);
 #else
     int rc = __real_pthread_mutex_trylock(m);
     if (rc == EBUSY) {
         BUMP(mutex_contended);
-        set_state(s, ST_LOCK, m, NULL, __builtin_return_address(0));
+        set_state(s, TL_ST_LOCK, m, NULL, __builtin_return_address(0));
         tl_trace_event('W', "lock", (uintptr_t)m);
         rc = __real_pthread_mutex_lock(m);
         tl_trace_end();
@@ -439,7 +418,7 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
             tl_trace_flow_in("unlock", atomic_load_explicit(&e->flow, memory_order_relaxed));
     }
 #endif
-    set_state(s, ST_RUN, NULL, NULL, NULL);
+    set_state(s, TL_ST_RUN, NULL, NULL, NULL);
     if (rc == 0)
         locked(m, s);
     return rc;
@@ -491,12 +470,12 @@ static int cond_wait_common(pthread_cond_t *c, pthread_mutex_t *m, int timed, vo
         BUMP(cond_waits);
     uint64_t before = cond_flow(c);
     set_owner(m, -1);
-    set_state(s, timed ? ST_TIMED : ST_COND, c, m, where);
+    set_state(s, timed ? TL_ST_TIMED : TL_ST_COND, c, m, where);
     tl_trace_event('W', timed ? "timedwait" : "wait", (uintptr_t)c);
     int rc = wait(c, m, clk, abs);
     tl_trace_end();
     set_owner(m, s);
-    set_state(s, ST_RUN, NULL, NULL, NULL);
+    set_state(s, TL_ST_RUN, NULL, NULL, NULL);
     if (rc == ETIMEDOUT)
         BUMP(cond_timeouts);
     uint64_t after = cond_flow(c);
@@ -574,11 +553,11 @@ static int rw_common(pthread_rwlock_t *l, int write, void *where,
     int s = me();
     int rc = try(l);
     if (rc == EBUSY) {
-        set_state(s, write ? ST_WRLOCK : ST_RDLOCK, l, NULL, where);
+        set_state(s, write ? TL_ST_WRLOCK : TL_ST_RDLOCK, l, NULL, where);
         tl_trace_event('W', write ? "wrlock" : "rdlock", (uintptr_t)l);
         rc = take(l);
         tl_trace_end();
-        set_state(s, ST_RUN, NULL, NULL, NULL);
+        set_state(s, TL_ST_RUN, NULL, NULL, NULL);
     }
     if (rc == 0) {
         if (write)
@@ -628,11 +607,11 @@ int __wrap_pthread_barrier_wait(pthread_barrier_t *b)
 {
     chaos();
     int s = me();
-    set_state(s, ST_BARRIER, b, NULL, __builtin_return_address(0));
+    set_state(s, TL_ST_BARRIER, b, NULL, __builtin_return_address(0));
     tl_trace_event('W', "barrier", (uintptr_t)b);
     int rc = __real_pthread_barrier_wait(b);
     tl_trace_end();
-    set_state(s, ST_RUN, NULL, NULL, NULL);
+    set_state(s, TL_ST_RUN, NULL, NULL, NULL);
     return rc;
 }
 
@@ -641,11 +620,11 @@ int __wrap_pthread_barrier_wait(pthread_barrier_t *b)
 #define SLEEP_AROUND(call)                                                       \
     int s = me();                                                                \
     BUMP(sleeps);                                                                \
-    set_state(s, ST_SLEEP, NULL, NULL, __builtin_return_address(0));             \
+    set_state(s, TL_ST_SLEEP, NULL, NULL, __builtin_return_address(0));             \
     tl_trace_event('W', "sleep", 0);                                             \
     __typeof__(call) rc = call;                                                  \
     tl_trace_end();                                                              \
-    set_state(s, ST_RUN, NULL, NULL, NULL);                                      \
+    set_state(s, TL_ST_RUN, NULL, NULL, NULL);                                      \
     return rc
 
 unsigned int __wrap_sleep(unsigned int sec) { SLEEP_AROUND(__real_sleep(sec)); }
@@ -695,8 +674,8 @@ void tl_waitfor_dump(int fd, const char *tag)
         Dl_info info;
         if (where != 0 && dladdr((void *)where, &info) && info.dli_fbase != NULL)
             off = where - 1 - (uintptr_t)info.dli_fbase; /* -1: the call, not the return */
-        int n = snprintf(line, sizeof line, "HANG %s T %d %s %#lx %#lx %#lx %d %s\n", tag, i,
-                         st_word[st < 0 || st > ST_DONE ? 0 : st], (unsigned long)obj,
+        int n = snprintf(line, sizeof line, "%s %s T %d %s %#lx %#lx %#lx %d %s\n", tl_tag_name[TL_TAG_HANG], tag, i,
+                         tl_state_word[st < 0 || st >= TL_ST_COUNT ? 0 : st], (unsigned long)obj,
                          (unsigned long)obj2, (unsigned long)off,
                          atomic_load_explicit(&slots[i].tid, memory_order_relaxed), slots[i].name);
         if (n > 0 && write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
@@ -707,7 +686,8 @@ void tl_waitfor_dump(int fd, const char *tag)
         int owner = atomic_load_explicit(&objs[h].owner, memory_order_relaxed);
         if (k == 0 || owner < 0)
             continue;
-        int n = snprintf(line, sizeof line, "HANG %s M %#lx %d\n", tag, (unsigned long)k, owner);
+        int n = snprintf(line, sizeof line, "%s %s M %#lx %d\n", tl_tag_name[TL_TAG_HANG], tag,
+                         (unsigned long)k, owner);
         if (write(fd, line, (size_t)n) < 0)
             return;
     }
@@ -769,7 +749,7 @@ static void *watchdog(void *p)
     tl_waitfor_dump(w.fd, w.tag);
     gdb_stacks(1.5);
     char end[96];
-    int n = snprintf(end, sizeof end, "HANG %s END\n", w.tag);
+    int n = snprintf(end, sizeof end, "%s %s END\n", tl_tag_name[TL_TAG_HANG], w.tag);
     if (write(w.fd, end, (size_t)n) < 0)
         _exit(w.code);
     _exit(w.code);

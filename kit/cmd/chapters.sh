@@ -8,8 +8,8 @@
 #
 # usage: chapters.sh programs | exercises | timelines OUTDIR | run CH | timeline CH/EX OUTDIR
 set -u
-KIT=$(cd "$(dirname "$0")/.." && pwd)
-. "$KIT/kit/common.sh"
+KIT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$KIT/kit/cmd/common.sh"
 cd "$KIT" || exit 2
 B=build
 
@@ -27,11 +27,11 @@ build_programs() {
         for f in $(programs_of "$d"); do
             p=$(basename "$f" .c)
             mkdir -p "$B/bin/$ch" "$B/traced/$ch"
-            if [ ! "$B/bin/$ch/$p" -nt "$f" ] || [ ! "$B/traced/$ch/$p" -nt "$KIT/kit/tlwrap.c" ]; then
+            if [ ! "$B/bin/$ch/$p" -nt "$f" ] || [ ! "$B/traced/$ch/$p" -nt "$KIT/kit/wrap/tlwrap.c" ]; then
                 echo "  CC  $f"
                 # shellcheck disable=SC2086
                 $CC $KIT_CFLAGS -O2 -pthread "$f" -o "$B/bin/$ch/$p" -lm &&
-                $CC $KIT_CFLAGS -O2 -pthread "$f" kit/tlwrap.c $WRAP_FLAGS -o "$B/traced/$ch/$p" -ldl -lm ||
+                $CC $KIT_CFLAGS -O2 -pthread "$f" kit/wrap/tlwrap.c $WRAP_FLAGS -o "$B/traced/$ch/$p" -ldl -lm ||
                     ok=1
             fi
         done
@@ -141,7 +141,7 @@ timeline_ex() {
     for d in $deps; do srcs="$srcs chapters/$ch/$d.c"; done
     mkdir -p "$B/timeline/$ch"
     # shellcheck disable=SC2086
-    $CC $LEARNER_CFLAGS -O2 -Ichapters/$ch -Ikit $w $srcs kit/tlwrap.c kit/trace.c $WRAP_FLAGS \
+    $CC $LEARNER_CFLAGS -O2 -Ichapters/$ch $KIT_INC $w $srcs kit/wrap/tlwrap.c kit/trace/trace.c $WRAP_FLAGS \
         -pthread -ldl -o "$B/timeline/$ch/$ex" || die "your $ch/$ex.c does not compile (see above)"
     tr=$B/traces/$ch--$ex.trace
     mkdir -p "$B/traces"

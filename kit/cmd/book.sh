@@ -9,7 +9,7 @@
 #
 # usage: book.sh update | check
 set -u
-KIT=$(cd "$(dirname "$0")/.." && pwd)
+KIT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$KIT" || exit 2
 mode=${1:-check}
 

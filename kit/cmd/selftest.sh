@@ -16,8 +16,8 @@
 #
 # usage: selftest.sh        (TL_SELFTEST_QUICK=1 skips the second solutions run)
 set -u
-KIT=$(cd "$(dirname "$0")/.." && pwd)
-. "$KIT/kit/common.sh"
+KIT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$KIT/kit/cmd/common.sh"
 cd "$KIT" || exit 2
 need_tools
 if [ ! -d solutions ]; then
@@ -44,7 +44,7 @@ grade_into() {
     sub=$1 dir=$2
     shift 2
     mkdir -p "$dir"
-    TL_QUIET=1 TL_SUMMARY=$dir/summary sh kit/grade.sh -s "$sub" -r "$dir/results.json" "$@" \
+    TL_QUIET=1 TL_SUMMARY=$dir/summary sh kit/grade/grade.sh -s "$sub" -r "$dir/results.json" "$@" \
         >"$dir/log" 2>&1
     if "$KIT/build/kit/jsoncheck" "$dir/results.json" >/dev/null 2>"$dir/jsoncheck"; then :; else
         bad "results.json of $sub is not valid: $(cat "$dir/jsoncheck")"
@@ -53,15 +53,15 @@ grade_into() {
 
 section "kit code and chapter programs build with -Werror"
 for t in timeline tlreport jsoncheck; do
-    [ -x "build/kit/$t" ] && ok "kit/$t.c" || bad "kit/$t.c does not build"
+    [ -x "build/kit/$t" ] && ok "build/kit/$t" || bad "build/kit/$t does not build"
 done
-if sh kit/chapters.sh programs >"$B/programs.log" 2>&1; then ok "chapter programs (plain and traced)"; else
+if sh kit/cmd/chapters.sh programs >"$B/programs.log" 2>&1; then ok "chapter programs (plain and traced)"; else
     bad "a chapter program does not build:"; sed 's/^/      /' "$B/programs.log" | head -n 20
 fi
 for f in chapters/[0-9][0-9]-*/*.c solutions/[0-9][0-9]-*/*.c; do
     ch=$(basename "$(dirname "$f")")
     # shellcheck disable=SC2086
-    if $CC $KIT_CFLAGS -O2 -Ichapters/$ch -Ikit -c "$f" -o "$B/obj.o" 2>"$B/cc.log"; then :; else
+    if $CC $KIT_CFLAGS -O2 -Ichapters/$ch $KIT_INC -c "$f" -o "$B/obj.o" 2>"$B/cc.log"; then :; else
         bad "$f has warnings or errors:"; head -n 10 "$B/cc.log" | sed 's/^/      /'
     fi
 done
@@ -87,7 +87,7 @@ while read -r name score max cls _seeds; do
     [ "$score" = "$max" ] && ok "$name $score/$max" || bad "$name scored $score/$max ($cls): see below"
 done <"$B/solutions/summary"
 if awk '$4 != "passed"' "$B/solutions/summary" | grep -q .; then
-    sh kit/grade.sh -s solutions -e "$(awk '$4 != "passed" { print $1; exit }' "$B/solutions/summary")" \
+    sh kit/grade/grade.sh -s solutions -e "$(awk '$4 != "passed" { print $1; exit }' "$B/solutions/summary")" \
         -r "$B/solutions/again.json" | tail -n 30
 fi
 
@@ -123,7 +123,7 @@ done
 export KIT B
 # shellcheck disable=SC2016
 awk '{ print $1, $2 }' "$B/variants.list" |
-    JOBS=1 xargs -P "$(nproc)" -L 1 sh -c 'TL_QUIET=1 TL_SUMMARY="$0/summary" sh "$KIT/kit/grade.sh" -s "$0/sub" -e "$1" -r "$0/results.json" >"$0/log" 2>&1'
+    JOBS=1 xargs -P "$(nproc)" -L 1 sh -c 'TL_QUIET=1 TL_SUMMARY="$0/summary" sh "$KIT/kit/grade/grade.sh" -s "$0/sub" -e "$1" -r "$0/results.json" >"$0/log" 2>&1'
 while read -r d target expect f; do
     if [ ! -s "$d/summary" ]; then bad "$f: the grader gave no verdict"; sed 's/^/      /' "$d/log" | tail -n 5; continue; fi
     read -r name score max cls _seeds <"$d/summary"
@@ -164,7 +164,7 @@ if [ "${TL_SELFTEST_QUICK:-0}" != 1 ]; then
 fi
 
 section "book.md and diagrams"
-if sh kit/book.sh check >"$B/book.log" 2>&1; then ok "$(cat "$B/book.log")"; else bad "book.md excerpts drifted:"; sed 's/^/      /' "$B/book.log" | head -n 20; fi
+if sh kit/cmd/book.sh check >"$B/book.log" 2>&1; then ok "$(cat "$B/book.log")"; else bad "book.md excerpts drifted:"; sed 's/^/      /' "$B/book.log" | head -n 20; fi
 nbook=0
 for ex in tests/[0-9][0-9]-*/*.ex; do
     b=$( . "./$ex"; echo "${book:-}")
@@ -181,7 +181,7 @@ for ch in chapters/[0-9][0-9]-*; do
         [ -f "$ch/$e.h" ] || bad "$ch/$e.h (the contract) is missing"
     done
 done
-if sh kit/chapters.sh timelines "$B/diagrams" >"$B/diagrams.log" 2>&1; then
+if sh kit/cmd/chapters.sh timelines "$B/diagrams" >"$B/diagrams.log" 2>&1; then
     n=0
     for s in "$B"/diagrams/*.svg; do
         grep -q '<svg' "$s" && n=$((n + 1)) || bad "$s is not an SVG"

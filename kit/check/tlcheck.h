@@ -6,7 +6,8 @@
  * them in an array named tl_tests, and end the file with TL_MAIN("chapter/ex"):
  *
  *     TL_TEST(splits_the_remainder) {
- *         tl_assert(sum(a, 10, 3) == 45, TL_WRONG, "sum of 0..9 on 3 threads: got %ld", s);
+ *         long s = sum(a, 10, 3);
+ *         tl_assert(s == 45, TL_WRONG, "sum of 0..9 on 3 threads: got %ld", s);
  *     }
  *     static const struct tl_test tl_tests[] = { TL_RUN(splits_the_remainder) };
  *     TL_MAIN("01-fork-join/sum")
@@ -38,6 +39,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,22 +47,24 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "tlwrap.h"
+#include "../proto/protocol.h"
+#include "../wrap/tlwrap.h"
 
-/* Bug classes: a failing assertion names one in its message as "[class]". */
-#define TL_WRONG "wrong-result"
-#define TL_RACE "data-race"
-#define TL_DEADLOCK "deadlock"
-#define TL_LOST_WAKEUP "lost-wakeup"
-#define TL_CRASH "crash"
-#define TL_MEMORY "memory"
-#define TL_THREAD_LEAK "thread-leak"
-#define TL_NOT_PARALLEL "not-parallel"
-#define TL_SLOW_STOP "slow-stop"
-#define TL_BUSY_WAIT "busy-wait"
+/* The message of a failed assertion, formatted (only evaluated on failure). */
+__attribute__((format(printf, 1, 2))) static inline const char *tl__fmt(const char *fmt, ...)
+{
+    static _Thread_local char buf[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return buf;
+}
 
-/* Fail the test unless cond holds; the message starts with the bug class. */
-#define tl_assert(cond, cls, ...) ck_assert_msg((cond), "[" cls "] " __VA_ARGS__)
+/* Fail the test unless cond holds; the message starts with the bug class, one of
+ * kit/proto/protocol.def's TL_CLASS names: TL_WRONG, TL_RACE, TL_LOST_WAKEUP... */
+#define tl_assert(cond, cls, ...) \
+    ck_assert_msg((cond), "[%s] %s", tl_class_name[(cls)], tl__fmt(__VA_ARGS__))
 
 /* Define a test; its body sees `_i`, the loop iteration. */
 #define TL_TEST(fn)                                                                   \
@@ -84,9 +88,12 @@ struct tl_test {
 #define TL_LOOP(fn, n) {&fn##_ttest, (n), 0}
 
 #define TL_MAIN(suite_name)                                                           \
-    int main(void)                                                                    \
+    int main(int argc, char **argv)                                                   \
     {                                                                                 \
-        return tl__main((suite_name), tl_tests, sizeof tl_tests / sizeof tl_tests[0]); \
+        size_t n_ = sizeof tl_tests / sizeof tl_tests[0];                             \
+        if (argc > 1 && strcmp(argv[1], "--list") == 0)                               \
+            return tl__list(tl_tests, n_);                                            \
+        return tl__main((suite_name), tl_tests, n_);                                  \
     }
 
 /* ---------------------------------------------------------------- inputs */
@@ -167,14 +174,14 @@ static void tl__write_line(const char *s)
 {
     size_t n = strlen(s);
     if (tl__fd >= 0 && write(tl__fd, s, n) != (ssize_t)n)
-        _exit(87);
+        _exit(TL_EXIT_CHANNEL);
 }
 
 static void tl__test_begin(const char *name, int iter)
 {
     /* The pid names this child's sanitizer logs (log_path=DIR/tsan -> tsan.PID). */
     char line[256];
-    snprintf(line, sizeof line, "BEGIN %s %s %d %ld\n", tl__nonce, name, iter, (long)getpid());
+    snprintf(line, sizeof line, "%s %s %s %d %ld\n", tl_tag_name[TL_TAG_BEGIN], tl__nonce, name, iter, (long)getpid());
     tl__write_line(line);
     tl_counts_reset();
     /* Fire a little before Check's own timer so the wait-for table gets out. */
@@ -182,13 +189,13 @@ static void tl__test_begin(const char *name, int iter)
     double at = t - 2.0 > t * 0.5 ? t - 2.0 : t * 0.5; /* room for gdb's stacks */
     char tag[96];
     snprintf(tag, sizeof tag, "%s", tl__fd >= 0 ? tl__nonce : "local");
-    tl_watchdog_arm(at, tl__fd >= 0 ? tl__fd : 2, tag, 86);
+    tl_watchdog_arm(at, tl__fd >= 0 ? tl__fd : 2, tag, TL_EXIT_WATCHDOG);
 }
 
 static void tl__test_end(const char *name, int iter)
 {
     char line[256];
-    snprintf(line, sizeof line, "END %s %s %d\n", tl__nonce, name, iter);
+    snprintf(line, sizeof line, "%s %s %s %d\n", tl_tag_name[TL_TAG_END], tl__nonce, name, iter);
     tl__write_line(line);
 }
 
@@ -236,6 +243,15 @@ static int tl__strays(void)
     return n;
 }
 
+/* `test_binary --list`: the names of the tests, one a line, in the order they run.
+ * The grader learns a test file's tests this way, never by reading its source. */
+static int tl__list(const struct tl_test *tests, size_t n)
+{
+    for (size_t t = 0; t < n; t++)
+        printf("%s\n", tests[t].test->name);
+    return 0;
+}
+
 /* Runs each test in a runner of its own, in fork mode, and reports every
  * result on the secret channel (or, run by hand, on stdout). After a test
  * hangs, the rest are reported as not run: they would most likely hang too,
@@ -252,8 +268,8 @@ static int tl__main(const char *suite_name, const struct tl_test *tests, size_t 
         if (hung != NULL) {
             total++;
             failed++;
-            snprintf(line, sizeof line, "RES %s %s 0 E -:0: [hang] not run: test %s hung before it\n",
-                     tl__nonce, name, hung);
+            snprintf(line, sizeof line, "%s %s %s 0 E -:0: [%s] not run: test %s hung before it\n",
+                     tl_tag_name[TL_TAG_RES], tl__nonce, name, tl_class_name[TL_HANG], hung);
             tl__write_line(line);
             if (tl__fd < 0)
                 printf("%s: not run (test %s hung)\n", name, hung);
@@ -280,10 +296,11 @@ static int tl__main(const char *suite_name, const struct tl_test *tests, size_t 
             for (char *p = msg; *p; p++)
                 if (*p == '\n' || *p == '\r')
                     *p = ' ';
-            if (strstr(msg, "Early exit with return value 86") != NULL ||
-                strstr(msg, "Test timeout expired") != NULL)
+            char watchdog[64];
+            snprintf(watchdog, sizeof watchdog, "Early exit with return value %d", TL_EXIT_WATCHDOG);
+            if (strstr(msg, watchdog) != NULL || strstr(msg, "Test timeout expired") != NULL)
                 hung = name;
-            snprintf(line, sizeof line, "RES %s %s %d %c %s:%d: %s\n", tl__nonce, name, i, code,
+            snprintf(line, sizeof line, "%s %s %s %d %c %s:%d: %s\n", tl_tag_name[TL_TAG_RES], tl__nonce, name, i, code,
                      tr_lfile(r[i]) ? tr_lfile(r[i]) : "?", tr_lno(r[i]), msg);
             tl__write_line(line);
             if (tl__fd < 0 && code != 'P')
@@ -296,16 +313,16 @@ static int tl__main(const char *suite_name, const struct tl_test *tests, size_t 
     if (tl__fd >= 0) {
         char stray[160];
         int n_stray = tl__strays();
-        snprintf(stray, sizeof stray, "STRAY %s %d\n", tl__nonce, n_stray);
+        snprintf(stray, sizeof stray, "%s %s %d\n", tl_tag_name[TL_TAG_STRAY], tl__nonce, n_stray);
         if (n_stray > 0)
             tl__write_line(stray);
         if (hung != NULL) {
-            snprintf(stray, sizeof stray, "HUNG %s %s\n", tl__nonce, hung);
+            snprintf(stray, sizeof stray, "%s %s %s\n", tl_tag_name[TL_TAG_HUNG], tl__nonce, hung);
             tl__write_line(stray);
         }
     }
     char done[160];
-    snprintf(done, sizeof done, "DONE %s %d\n", tl__nonce, total);
+    snprintf(done, sizeof done, "%s %s %d\n", tl_tag_name[TL_TAG_DONE], tl__nonce, total);
     tl__write_line(done);
     if (tl__fd < 0)
         printf("%s: %d passed, %d failed\n", suite_name, total - failed, failed);
