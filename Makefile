@@ -89,7 +89,7 @@ watch: deps
 book:
 	@sh kit/cmd/book.sh update
 
-## test: the kit's own test suite (solutions pass, skeletons and known bugs fail, book in sync)
+## test: the kit's own test suite (solutions pass, skeletons and known bugs fail, book in sync) [CH=NN]
 test: deps tools
 	@sh kit/cmd/selftest.sh
 
