@@ -14,6 +14,9 @@ command -v gcc >/dev/null 2>&1 || add gcc
 command -v make >/dev/null 2>&1 || add make
 command -v pkg-config >/dev/null 2>&1 || add pkg-config
 pkg-config --exists check 2>/dev/null || add check
+pkg-config --exists jansson 2>/dev/null || add libjansson-dev
+command -v jq >/dev/null 2>&1 || add jq
+command -v gdb >/dev/null 2>&1 || add gdb
 command -v prlimit >/dev/null 2>&1 || add util-linux
 command -v addr2line >/dev/null 2>&1 || add binutils
 [ "$want_graphviz" = graphviz ] && { command -v neato >/dev/null 2>&1 || add graphviz; }
