@@ -38,7 +38,7 @@ tools: $(BUILD)/kit/timeline $(BUILD)/kit/tlreport $(BUILD)/kit/jsoncheck
 
 $(BUILD)/kit/timeline: kit/trace/timeline.c kit/trace/trace.h
 	@mkdir -p $(@D)
-	$(CC) $(KIT_CFLAGS) -O2 $< -o $@ -lm
+	$(CC) $(KIT_CFLAGS) -O2 $< -o $@ $$(pkg-config --cflags --libs jansson) -lm
 
 $(BUILD)/kit/tlreport: $(wildcard kit/grade/report/*.[ch]) kit/proto/protocol.h kit/proto/protocol.def
 	@mkdir -p $(@D)

@@ -26,6 +26,7 @@
  * the title says how many went; the JSON for Perfetto always holds everything.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1477,68 +1478,57 @@ static void write_dot(const struct trace *t, const char *path, const char *title
 
 /* ------------------------------------------------------------------- the JSON */
 
-/* Write s as a JSON string (names were made valid UTF-8 by intern()). */
-static void json_q(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
+/* The Chrome trace event format as the viewers people use read it: Chrome's
+ * bundled trace engine names every slice's end ('E' carries the name and cat of
+ * the 'B' it closes) and binds a flow event only to a slice with the same ts,
+ * pid, tid and cat - an enclosing slice ("bp":"e") is not honoured there - so
+ * every flow endpoint gets a short 'X' slice of category "flow" of its own.
+ * Jansson builds the objects and escapes the strings. */
 struct jout {
-    FILE *f;
-    int first;
+    json_t *events;
     uint64_t t0;
 };
 
-/* Start one event object: {"ph":..,"ts":..,"pid":1,"tid":..; the caller closes it. */
-static void jev(struct jout *j, char ph, uint64_t ns, long tid)
+/* Append one event {"ph","ts","pid":1,"tid","cat","name"} and return it for more fields. */
+static json_t *jev(struct jout *j, char ph, uint64_t ns, long tid, const char *cat,
+                   const char *name)
 {
-    fprintf(j->f, "%s\n{\"ph\":\"%c\",\"ts\":%.3f,\"pid\":1,\"tid\":%ld", j->first ? "" : ",",
-            ph, (double)(ns - j->t0) / 1000.0, tid);
-    j->first = 0;
+    char phs[2] = {ph, '\0'};
+    json_t *o = json_pack("{s:s, s:f, s:i, s:I}", "ph", phs, "ts", (double)(ns - j->t0) / 1000.0,
+                          "pid", 1, "tid", (json_int_t)tid);
+    if (o == NULL)
+        die("out of memory");
+    if (cat != NULL)
+        json_object_set_new(o, "cat", json_string(cat));
+    if (name != NULL)
+        json_object_set_new(o, "name", json_string(name));
+    json_array_append_new(j->events, o);
+    return o;
 }
 
 /* Flow endpoints of arrows drawn from (S) or to (F) event ev; JSON flow ids are arrow numbers. */
-static void json_flow(struct jout *j, const struct trace *t, size_t ev, size_t open_spans,
-                      const size_t *arrows_of, const size_t *arrows_at, size_t nat)
+static void json_flow(struct jout *j, const struct trace *t, size_t ev, const size_t *arrows_of,
+                      const size_t *arrows_at, size_t nat)
 {
     const struct ev *e = &t->evs[ev];
-    /* Perfetto ties a flow end to the slice around it; give it one if there is none. */
-    int wrap = 0;
+    const struct lane *l = &t->lanes[e->lane];
+    int slice = 0;
     for (size_t k = arrows_at[ev]; k < nat && arrows_of[k] != SIZE_MAX; k++) {
         const struct arrow *a = &t->arrows[arrows_of[k]];
         if ((e->kind == 'S' ? a->s : a->f) != ev)
             break;
-        if (!wrap && open_spans == 0) {
-            jev(j, 'B', e->ns, t->lanes[e->lane].id);
-            fputs(",\"cat\":\"flow\",\"name\":", j->f);
-            json_q(j->f, e->name);
-            fputs("}", j->f);
-            wrap = 1;
+        if (!slice) {
+            /* 1 ns long, unless the thread's next event is at the same time */
+            int room = ev + 1 < l->first + l->n && t->evs[ev + 1].ns > e->ns;
+            json_t *x = jev(j, 'X', e->ns, l->id, "flow", e->name);
+            json_object_set_new(x, "dur", json_real(room ? 0.001 : 0.0));
+            slice = 1;
         }
-        jev(j, e->kind == 'S' ? 's' : 'f', e->ns, t->lanes[e->lane].id);
-        fprintf(j->f, ",\"cat\":\"flow\",\"id\":%zu,%s\"name\":", arrows_of[k] + 1,
-                e->kind == 'F' ? "\"bp\":\"e\"," : "");
-        json_q(j->f, e->kind == 'S' ? e->name : t->evs[a->s].name);
-        fputs("}", j->f);
-    }
-    if (wrap) {
-        /* 1 ns long, unless the thread's next event is at the same time */
-        const struct lane *l = &t->lanes[e->lane];
-        int room = ev + 1 < l->first + l->n && t->evs[ev + 1].ns > e->ns;
-        jev(j, 'E', e->ns + (uint64_t)room, l->id);
-        fputs("}", j->f);
+        json_t *fl = jev(j, e->kind == 'S' ? 's' : 'f', e->ns, l->id, "flow",
+                         e->kind == 'S' ? e->name : t->evs[a->s].name);
+        json_object_set_new(fl, "id", json_integer((json_int_t)arrows_of[k] + 1));
+        if (e->kind == 'F')
+            json_object_set_new(fl, "bp", json_string("e")); /* Perfetto: bind to this slice */
     }
 }
 
@@ -1574,94 +1564,86 @@ static void index_arrows(const struct trace *t, int side, size_t **idx, size_t *
     }
 }
 
+/* The metadata events: the process's title, each lane's name and its place. */
+static void json_meta(struct jout *j, const struct trace *t, const char *title)
+{
+    json_t *m = jev(j, 'M', t->t0, 0, NULL, "process_name");
+    json_object_set_new(m, "args", json_pack("{s:s}", "name", title));
+    for (size_t r = 0; r < t->nlanes; r++) {
+        const struct lane *l = &t->lanes[t->order[r]];
+        m = jev(j, 'M', t->t0, l->id, NULL, "thread_name");
+        json_object_set_new(m, "args", json_pack("{s:s}", "name", l->name));
+        m = jev(j, 'M', t->t0, l->id, NULL, "thread_sort_index");
+        json_object_set_new(m, "args", json_pack("{s:I}", "sort_index", (json_int_t)r));
+    }
+}
+
+/* A span's begin event, with what it waited on and who let it go on. */
+static void json_span_begin(struct jout *j, const struct span *sp, uint64_t ns, long tid)
+{
+    json_t *b = jev(j, 'B', ns, tid, sp->blocked ? "blocked" : "running", sp->label);
+    if (sp->obj != 0 || sp->note != NULL) {
+        json_t *args = json_object();
+        if (sp->obj != 0) {
+            char obj[32];
+            snprintf(obj, sizeof obj, "0x%llx", (unsigned long long)sp->obj);
+            json_object_set_new(args, "object", json_string(obj));
+        }
+        if (sp->note != NULL)
+            json_object_set_new(args, "note", json_string(sp->note));
+        json_object_set_new(b, "args", args);
+    }
+}
+
+/* A span's end event: Chrome's engine wants the name and cat of the begin it closes. */
+static void json_span_end(struct jout *j, const struct span *sp, uint64_t ns, long tid)
+{
+    jev(j, 'E', ns, tid, sp->blocked ? "blocked" : "running", sp->label);
+}
+
 /* Write the Chrome/Perfetto trace (all events, nothing omitted) to path. */
 static void write_json(const struct trace *t, const char *path, const char *title)
 {
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        die("cannot write '%s': %s", path, strerror(errno));
-    struct jout j = {f, 1, t->t0};
+    struct jout j = {json_array(), t->t0};
     size_t *by_s, *at_s, *by_f, *at_f, *stack = NULL, cap_stack = 0;
     index_arrows(t, 0, &by_s, &at_s);
     index_arrows(t, 1, &by_f, &at_f);
-    fputs("{\"traceEvents\":[", f);
-    jev(&j, 'M', t->t0, 0);
-    fputs(",\"name\":\"process_name\",\"args\":{\"name\":", f);
-    json_q(f, title);
-    fputs("}}", f);
-    for (size_t r = 0; r < t->nlanes; r++) {
-        const struct lane *l = &t->lanes[t->order[r]];
-        jev(&j, 'M', t->t0, l->id);
-        fputs(",\"name\":\"thread_name\",\"args\":{\"name\":", f);
-        json_q(f, l->name);
-        fputs("}}", f);
-        jev(&j, 'M', t->t0, l->id);
-        fprintf(f, ",\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":%zu}}", r);
-    }
+    json_meta(&j, t, title);
     for (size_t r = 0; r < t->nlanes; r++) {
         const struct lane *l = &t->lanes[t->order[r]];
         size_t open = 0; /* open spans: stack[0 .. open) */
         for (size_t i = l->first; i < l->first + l->n; i++) {
             const struct ev *e = &t->evs[i];
-            switch (e->kind) {
-            case 'B':
-            case 'W': {
-                const struct span *sp = &t->spans[e->span];
-                jev(&j, 'B', e->ns, l->id);
-                fprintf(f, ",\"cat\":\"%s\",\"name\":", sp->blocked ? "blocked" : "running");
-                json_q(f, sp->label);
-                if (sp->obj != 0 || sp->note != NULL) {
-                    fputs(",\"args\":{", f);
-                    if (sp->obj != 0)
-                        fprintf(f, "\"object\":\"0x%llx\"%s", (unsigned long long)sp->obj,
-                                sp->note ? "," : "");
-                    if (sp->note != NULL) {
-                        fputs("\"note\":", f);
-                        json_q(f, sp->note);
-                    }
-                    fputs("}", f);
-                }
-                fputs("}", f);
+            if (e->kind == 'B' || e->kind == 'W') {
+                json_span_begin(&j, &t->spans[e->span], e->ns, l->id);
                 GROW(stack, open, cap_stack);
                 stack[open++] = (size_t)e->span;
-                break;
-            }
-            case 'E':
-                if (e->span < 0)
-                    break;
-                jev(&j, 'E', e->ns, l->id);
-                fputs("}", f);
+            } else if (e->kind == 'E' && e->span >= 0) {
+                json_span_end(&j, &t->spans[e->span], e->ns, l->id);
                 open -= open > 0;
-                break;
-            case 'I':
-                jev(&j, 'i', e->ns, l->id);
-                fputs(",\"s\":\"t\",\"name\":", f);
-                json_q(f, e->name);
-                fputs("}", f);
-                break;
-            case 'S':
-                json_flow(&j, t, i, open, by_s, at_s, t->narrow + 1);
-                break;
-            case 'F':
-                json_flow(&j, t, i, open, by_f, at_f, t->narrow + 1);
-                break;
-            default:
-                break;
+            } else if (e->kind == 'I') {
+                json_t *in = jev(&j, 'i', e->ns, l->id, "mark", e->name);
+                json_object_set_new(in, "s", json_string("t"));
+            } else if (e->kind == 'S') {
+                json_flow(&j, t, i, by_s, at_s, t->narrow + 1);
+            } else if (e->kind == 'F') {
+                json_flow(&j, t, i, by_f, at_f, t->narrow + 1);
             }
         }
         while (open > 0) { /* spans that never ended */
-            jev(&j, 'E', t->spans[stack[--open]].t1, l->id);
-            fputs("}", f);
+            const struct span *sp = &t->spans[stack[--open]];
+            json_span_end(&j, sp, sp->t1, l->id);
         }
     }
-    fputs("\n]}\n", f);
+    json_t *doc = json_pack("{s:o, s:s}", "traceEvents", j.events, "displayTimeUnit", "ns");
+    if (doc == NULL || json_dump_file(doc, path, JSON_COMPACT | JSON_ENSURE_ASCII) != 0)
+        die("error writing '%s': %s", path, strerror(errno));
+    json_decref(doc);
     free(stack);
     free(by_s);
     free(at_s);
     free(by_f);
     free(at_f);
-    if (fflush(f) != 0 || ferror(f) || fclose(f) != 0)
-        die("error writing '%s': %s", path, strerror(errno));
 }
 
 /* ------------------------------------------------------------------------ main */
