@@ -72,6 +72,13 @@ void tl_trace_flush(void);
 
 #define TL_TRACE_CAP 65536 /* events per thread; later ones are counted, not kept */
 
+/* How the tracer allocates its buffers. A build whose calloc is counted by
+ * someone else (kit/trace/trace.c, next to the wrappers) points this at the
+ * uncounted one, so the tracer's memory never reads as the program's. */
+#ifndef TL_TRACE_CALLOC
+#define TL_TRACE_CALLOC calloc
+#endif
+
 struct tl_ev {
     uint64_t ns;
     uint64_t arg;
@@ -99,9 +106,9 @@ static _Atomic(struct tl_tbuf *) tl_bufs;      /* pushed with CAS, never popped 
 static _Atomic(struct tl_obj *) tl_objs;
 static atomic_int tl_nlanes;
 static atomic_uint_fast64_t tl_next_flow = 1;
-static uint64_t tl_t0;                          /* written once in tl_trace_init() */
+static atomic_uint_fast64_t tl_t0;             /* set once, by the first caller to get there */
 static _Thread_local struct tl_tbuf *tl_mine;
-static const char *tl_path;
+static _Atomic(const char *) tl_path;          /* getenv("TL_TRACE"): the same for every caller */
 
 static uint64_t tl_now(void)
 {
@@ -122,8 +129,11 @@ static int tl_trace_init(void)
     int on = p != NULL && *p != '\0';
     int expected = 0;
     if (on) {
-        tl_path = p;
-        tl_t0 = tl_now();
+        /* Racing first callers may both get here: the first store of t0 wins. */
+        uint_fast64_t unset = 0;
+        atomic_store_explicit(&tl_path, p, memory_order_relaxed);
+        atomic_compare_exchange_strong_explicit(&tl_t0, &unset, tl_now(), memory_order_relaxed,
+                                                memory_order_relaxed);
     }
     /* pairs with the acquire load above: tl_path and tl_t0 are visible first */
     if (atomic_compare_exchange_strong_explicit(&tl_state, &expected, on ? 2 : 1,
@@ -137,7 +147,8 @@ static int tl_trace_init(void)
 
 int tl_trace_enabled(void)
 {
-    int s = atomic_load_explicit(&tl_state, memory_order_relaxed);
+    /* acquire: pairs with the CAS in tl_trace_init(), so tl_t0 and tl_path are set */
+    int s = atomic_load_explicit(&tl_state, memory_order_acquire);
     return s == 2 || (s == 0 && tl_trace_init());
 }
 
@@ -147,7 +158,7 @@ static struct tl_tbuf *tl_buf(void)
     struct tl_tbuf *b = tl_mine;
     if (b != NULL)
         return b;
-    b = calloc(1, sizeof *b);
+    b = TL_TRACE_CALLOC(1, sizeof *b);
     if (b == NULL)
         return NULL;
     b->lane = atomic_fetch_add_explicit(&tl_nlanes, 1, memory_order_relaxed);
@@ -173,7 +184,7 @@ void tl_trace_event(char kind, const char *what, uint64_t arg)
         return;
     }
     struct tl_ev *e = &b->ev[b->n++];
-    e->ns = tl_now() - tl_t0;
+    e->ns = tl_now() - atomic_load_explicit(&tl_t0, memory_order_relaxed);
     e->kind = kind;
     e->name = what != NULL ? what : "";
     e->arg = arg;
@@ -192,7 +203,7 @@ void tl_trace_name_object(const void *obj, const char *name)
 {
     if (!tl_trace_enabled())
         return;
-    struct tl_obj *o = calloc(1, sizeof *o);
+    struct tl_obj *o = TL_TRACE_CALLOC(1, sizeof *o);
     if (o == NULL)
         return;
     o->addr = obj;
@@ -228,9 +239,10 @@ void tl_trace_flush(void)
 {
     if (atomic_load_explicit(&tl_state, memory_order_acquire) != 2)
         return;
-    FILE *f = fopen(tl_path, "w");
+    const char *path = atomic_load_explicit(&tl_path, memory_order_relaxed);
+    FILE *f = fopen(path, "w");
     if (f == NULL) {
-        perror(tl_path);
+        perror(path);
         return;
     }
     fprintf(f, "threadlab-trace 1\n");

@@ -12,6 +12,13 @@
  * Nothing here may take a lock the learner can see, or the wrappers could
  * themselves cause the deadlocks they are meant to explain.
  *
+ * --wrap redirects the undefined references of every object linked - this
+ * one, trace.o and Check's static library included - so the kit's own
+ * allocations call __real_malloc/__real_free, and the allocations Check makes
+ * inside a test's ck_assert run with kit_depth raised (see the wrappers of
+ * _mark_point and _ck_assert_failed): counts and injected failures see only
+ * the learner's code and the tests.
+ *
  * Lock order: none; this file takes no lock of its own.
  */
 #define _GNU_SOURCE
@@ -23,6 +30,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <pthread.h>
@@ -38,6 +47,10 @@
 #define TL_WRAPPED(ret, name, params) ret __real_##name params;
 #include "wrapped.def"
 #undef TL_WRAPPED
+/* Check's functions exist only in test binaries: weak, so that the chapter
+ * programs and workloads (linked without Check) link too. */
+#pragma weak __real__mark_point
+#pragma weak __real__ck_assert_failed
 
 /* ---------------------------------------------------------------- counts */
 
@@ -45,11 +58,23 @@ static struct {
     atomic_long threads_created, threads_joined, threads_detached, threads_running, threads_peak;
     atomic_long mutex_locks, mutex_contended, cond_waits, cond_timedwaits, cond_timeouts;
     atomic_long cond_signals, cond_broadcasts, sleeps, rwlock_reads, rwlock_writes;
+    atomic_long yields, cond_spurious, heap_allocs, heap_frees, faults_injected;
     atomic_long workers_seen;
 } C;
 
 #define BUMP(field) atomic_fetch_add_explicit(&C.field, 1, memory_order_relaxed)
 #define READ(field) atomic_load_explicit(&C.field, memory_order_relaxed)
+
+/* > 0 while this thread runs the kit's own code (Check's assertions, the
+ * helpers of tltest.h): its allocations are neither counted nor failed. */
+static _Thread_local int kit_depth;
+
+void tl_kit_enter(void) { kit_depth++; }
+void tl_kit_leave(void)
+{
+    if (kit_depth > 0)
+        kit_depth--;
+}
 
 void tl_counts_get(struct tl_counts *o)
 {
@@ -68,6 +93,11 @@ void tl_counts_get(struct tl_counts *o)
     o->sleeps = READ(sleeps);
     o->rwlock_reads = READ(rwlock_reads);
     o->rwlock_writes = READ(rwlock_writes);
+    o->yields = READ(yields);
+    o->cond_spurious = READ(cond_spurious);
+    o->heap_allocs = READ(heap_allocs);
+    o->heap_frees = READ(heap_frees);
+    o->faults_injected = READ(faults_injected);
 }
 
 static _Thread_local long tl_noted_epoch; /* epoch in which this thread was counted */
@@ -79,10 +109,14 @@ void tl_counts_reset(void)
                           &C.threads_peak, &C.mutex_locks, &C.mutex_contended, &C.cond_waits,
                           &C.cond_timedwaits, &C.cond_timeouts, &C.cond_signals,
                           &C.cond_broadcasts, &C.sleeps, &C.rwlock_reads, &C.rwlock_writes,
-                          &C.workers_seen};
+                          &C.yields, &C.cond_spurious, &C.heap_allocs, &C.heap_frees,
+                          &C.faults_injected, &C.workers_seen};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         atomic_store_explicit(all[i], 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&tl_epoch, 1, memory_order_relaxed);
+    for (int k = 0; k < TL_FAULT_COUNT; k++)
+        tl_fault_nth((enum tl_fault)k, 0, 0);
+    kit_depth = 0; /* a failed assertion may have longjmp'd out of the kit (CK_FORK=no) */
 }
 
 /* ------------------------------------------------------------ slot table */
@@ -100,11 +134,15 @@ struct slot {
     atomic_int tid;           /* kernel thread id, set by the thread itself */
     atomic_int detached;
     atomic_uint_fast64_t exit_flow;
+    /* Activity of the slot's threads, written by the occupant only, never reset
+     * (a window takes differences): see note_call() and tl_activity_begin(). */
+    atomic_long n_calls, n_yields, n_trylocks, n_timeouts;
     char name[64];            /* written before used is published... see slot_claim() */
 };
 static struct slot slots[NSLOTS];
 static _Thread_local int my_slot = -1;
 static _Thread_local int my_worker_index = -1;
+static _Thread_local long my_calls; /* wrapped calls this thread made: see note_call() */
 
 /* Claim a free slot and name it; -1 when all are taken (the thread goes untracked). */
 static int slot_claim(const char *name)
@@ -151,6 +189,22 @@ static int me(void)
     }
     return my_slot;
 }
+
+/* Counts one wrapped call of the calling thread (slot s; -1 untracked) for
+ * activity windows and for spotting the wait that follows a spurious wake-up. */
+static void note_call(int s)
+{
+    my_calls++;
+    if (s >= 0)
+        atomic_fetch_add_explicit(&slots[s].n_calls, 1, memory_order_relaxed);
+}
+
+/* Adds one to the calling thread's count `field` (n_yields, n_trylocks, n_timeouts). */
+#define NOTE(s, field)                                                                   \
+    do {                                                                                 \
+        if ((s) >= 0)                                                                    \
+            atomic_fetch_add_explicit(&slots[(s)].field, 1, memory_order_relaxed);       \
+    } while (0)
 
 static void set_state(int s, int state, const void *obj, const void *obj2, void *where)
 {
@@ -260,6 +314,116 @@ static void chaos(void)
     }
 }
 
+/* ------------------------------------------------------- injected failures */
+
+/* One armed failure per kind. tl_fault_nth() disarms (target 0) before it
+ * resets the rest, so a racing call sees either the old arming or the new. */
+static struct {
+    atomic_long target; /* the call that fails, counted from 1; 0 = none armed */
+    atomic_long calls;  /* calls of this kind since the last tl_fault_nth() */
+    atomic_int err;
+    atomic_bool fired;
+} faults[TL_FAULT_COUNT];
+
+void tl_fault_nth(enum tl_fault k, long n, int err)
+{
+    if ((int)k < 0 || k >= TL_FAULT_COUNT)
+        return;
+    atomic_store_explicit(&faults[k].target, 0, memory_order_release);
+    atomic_store_explicit(&faults[k].calls, 0, memory_order_relaxed);
+    atomic_store_explicit(&faults[k].fired, false, memory_order_relaxed);
+    atomic_store_explicit(&faults[k].err, err, memory_order_relaxed);
+    /* pairs with the acquire load in fault_now(): calls, fired and err are reset first */
+    atomic_store_explicit(&faults[k].target, n > 0 ? n : 0, memory_order_release);
+}
+
+long tl_fault_calls(enum tl_fault k)
+{
+    return (int)k < 0 || k >= TL_FAULT_COUNT ? 0 : atomic_load(&faults[k].calls);
+}
+
+bool tl_fault_fired(enum tl_fault k)
+{
+    return (int)k >= 0 && k < TL_FAULT_COUNT && atomic_load(&faults[k].fired);
+}
+
+/* Counts a call of kind k; returns true (and the error to return in *err) when
+ * it is the armed one. Calls inside the kit's own code are neither counted nor
+ * failed. Never blocks. */
+static bool fault_now(enum tl_fault k, int *err)
+{
+    if (kit_depth > 0)
+        return false;
+    long n = atomic_fetch_add_explicit(&faults[k].calls, 1, memory_order_relaxed) + 1;
+    long target = atomic_load_explicit(&faults[k].target, memory_order_acquire);
+    bool no = false;
+    if (target == 0 || n != target ||
+        !atomic_compare_exchange_strong(&faults[k].fired, &no, true))
+        return false;
+    BUMP(faults_injected);
+    *err = atomic_load_explicit(&faults[k].err, memory_order_relaxed);
+    return true;
+}
+
+/* ------------------------------------------------------- spurious wake-ups */
+
+/* How often the chaos pass wakes a condition wait without a signal, per 1000
+ * waits. One in four: an `if` around a wait then meets a wake-up with its
+ * predicate still false within a few waits (a test makes dozens), while a
+ * `while` loop only waits again - each injected wake-up costs a sleep of
+ * 20-100 us, and a waiter that rolls again is woken again with chance 1/4,
+ * so the waits of a correct solution grow by a third at most. */
+#define TL_SPURIOUS_CHAOS 250
+
+static atomic_int spurious_permille = -1; /* -1: never set, the chaos pass decides */
+static _Thread_local uint64_t spurious_rng;
+static _Thread_local const pthread_cond_t *spurious_cond; /* woken spuriously last */
+static _Thread_local long spurious_seq;                    /* my_calls right after */
+
+void tl_spurious_set(int permille)
+{
+    atomic_store(&spurious_permille, permille < 0 ? 0 : permille > 1000 ? 1000 : permille);
+}
+
+/* Whether this wait should return without a signal; seeded like chaos() so a
+ * chaos seed replays the same wake-ups. Never blocks. */
+static bool spurious_roll(void)
+{
+    int p = atomic_load_explicit(&spurious_permille, memory_order_relaxed);
+    int on = chaos_on(); /* also makes chaos_seed readable */
+    if (p < 0)
+        p = on ? TL_SPURIOUS_CHAOS : 0;
+    if (p == 0)
+        return false;
+    if (spurious_rng == 0)
+        spurious_rng = ((on ? chaos_seed : 0x5EEDull) ^ 0xD1B54A32D192ED03ull) * 0x9E3779B97F4A7C15ull +
+                       (uint64_t)(me() + 1) * 0xBF58476D1CE4E5B9ull + 1;
+    spurious_rng ^= spurious_rng << 13;
+    spurious_rng ^= spurious_rng >> 7;
+    spurious_rng ^= spurious_rng << 17;
+    return (int)((spurious_rng >> 16) % 1000) < p;
+}
+
+/* A wait that returns without a signal, as POSIX allows: releases m (the real
+ * unlock), lets others run for 20-100 us, takes m again (the real lock; while
+ * it waits for m, slot s shows TL_ST_LOCK on m, as in the lock wrapper).
+ * Returns 0, or the error of the unlock (the caller did not hold m). */
+static int spurious_wait(int s, pthread_mutex_t *m, void *where)
+{
+    int rc = __real_pthread_mutex_unlock(m);
+    if (rc != 0)
+        return rc;
+    struct timespec ts = {0, 20000 + (long)((spurious_rng >> 24) % 80000)};
+    __real_nanosleep(&ts, NULL);
+#ifndef __SANITIZE_THREAD__ /* a trylock first would hide the acquisition from TSan */
+    rc = __real_pthread_mutex_trylock(m);
+    if (rc != EBUSY)
+        return rc;
+#endif
+    set_state(s, TL_ST_LOCK, m, NULL, where);
+    return __real_pthread_mutex_lock(m);
+}
+
 /* ---------------------------------------------------------------- threads */
 
 struct start {
@@ -287,7 +451,7 @@ static void thread_done(void *p)
 static void *trampoline(void *p)
 {
     struct start st = *(struct start *)p;
-    free(p);
+    __real_free(p);
     my_slot = st.slot;
     long now = atomic_fetch_add_explicit(&C.threads_running, 1, memory_order_relaxed) + 1;
     long peak = atomic_load_explicit(&C.threads_peak, memory_order_relaxed);
@@ -312,7 +476,12 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 {
     chaos();
     me();
-    struct start *st = malloc(sizeof *st);
+    int err = 0;
+    if (fault_now(TL_FAULT_CREATE, &err)) {
+        note_call(me());
+        return err;
+    }
+    struct start *st = __real_malloc(sizeof *st);
     if (st == NULL)
         return EAGAIN;
     st->fn = fn;
@@ -342,13 +511,14 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
     int rc = __real_pthread_create(&tid, attr, trampoline, st);
     if (rc != 0) {
         slot_release(slot);
-        free(st);
+        __real_free(st);
         return rc;
     }
     if (slot >= 0)
         atomic_store_explicit(&slots[slot].self, (uintptr_t)tid, memory_order_relaxed);
     *t = tid;
     BUMP(threads_created);
+    note_call(me());
     chaos();
     return 0;
 }
@@ -363,6 +533,7 @@ int __wrap_pthread_join(pthread_t t, void **ret)
     int rc = __real_pthread_join(t, ret);
     tl_trace_end();
     set_state(s, TL_ST_RUN, NULL, NULL, NULL);
+    note_call(s);
     if (rc == 0) {
         BUMP(threads_joined);
         if (target >= 0) {
@@ -378,6 +549,7 @@ int __wrap_pthread_detach(pthread_t t)
 {
     int target = slot_of_thread(t);
     int rc = __real_pthread_detach(t);
+    note_call(me());
     if (rc == 0) {
         BUMP(threads_detached);
         if (target >= 0) {
@@ -419,6 +591,7 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
     }
 #endif
     set_state(s, TL_ST_RUN, NULL, NULL, NULL);
+    note_call(s);
     if (rc == 0)
         locked(m, s);
     return rc;
@@ -429,6 +602,8 @@ int __wrap_pthread_mutex_trylock(pthread_mutex_t *m)
     chaos();
     int s = me();
     int rc = __real_pthread_mutex_trylock(m);
+    note_call(s);
+    NOTE(s, n_trylocks);
     if (rc == 0)
         locked(m, s);
     return rc;
@@ -436,7 +611,7 @@ int __wrap_pthread_mutex_trylock(pthread_mutex_t *m)
 
 int __wrap_pthread_mutex_unlock(pthread_mutex_t *m)
 {
-    me();
+    note_call(me());
     struct objent *e = obj_ent(m);
     if (e != NULL) {
         atomic_store_explicit(&e->owner, -1, memory_order_relaxed);
@@ -456,7 +631,23 @@ static uint64_t cond_flow(const pthread_cond_t *c)
     return e != NULL ? atomic_load_explicit(&e->flow, memory_order_relaxed) : 0;
 }
 
-/* Shared by the three waits: bookkeeping around the real call `wait`. */
+/* Counts a wait begun on c, unless it is the one the thread makes again at
+ * once after a spurious wake-up on c (no wrapped call in between): the
+ * learner's loop then still counts as one wait. */
+static void count_wait(const pthread_cond_t *c, int timed)
+{
+    bool again = spurious_cond == c && spurious_seq == my_calls;
+    spurious_cond = NULL;
+    if (again)
+        return;
+    if (timed)
+        BUMP(cond_timedwaits);
+    else
+        BUMP(cond_waits);
+}
+
+/* Shared by the three waits: bookkeeping around the real call `wait`, or
+ * around a spurious wake-up instead of it (see tl_spurious_set()). */
 static int cond_wait_common(pthread_cond_t *c, pthread_mutex_t *m, int timed, void *where,
                             int (*wait)(pthread_cond_t *, pthread_mutex_t *, clockid_t,
                                         const struct timespec *),
@@ -464,20 +655,28 @@ static int cond_wait_common(pthread_cond_t *c, pthread_mutex_t *m, int timed, vo
 {
     chaos();
     int s = me();
-    if (timed)
-        BUMP(cond_timedwaits);
-    else
-        BUMP(cond_waits);
+    count_wait(c, timed);
+    bool spurious = spurious_roll();
     uint64_t before = cond_flow(c);
     set_owner(m, -1);
     set_state(s, timed ? TL_ST_TIMED : TL_ST_COND, c, m, where);
     tl_trace_event('W', timed ? "timedwait" : "wait", (uintptr_t)c);
-    int rc = wait(c, m, clk, abs);
+    int rc = spurious ? spurious_wait(s, m, where) : wait(c, m, clk, abs);
     tl_trace_end();
     set_owner(m, s);
     set_state(s, TL_ST_RUN, NULL, NULL, NULL);
-    if (rc == ETIMEDOUT)
+    note_call(s);
+    if (rc == ETIMEDOUT) {
         BUMP(cond_timeouts);
+        NOTE(s, n_timeouts);
+    }
+    if (spurious && rc == 0) {
+        BUMP(cond_spurious);
+        tl_trace_event('I', "spurious wake-up", (uintptr_t)c);
+        spurious_cond = c;
+        spurious_seq = my_calls;
+        return 0;
+    }
     uint64_t after = cond_flow(c);
     if (after != before)
         tl_trace_flow_in("wake", after);
@@ -529,7 +728,7 @@ static void cond_wake_flow(pthread_cond_t *c, const char *what)
 int __wrap_pthread_cond_signal(pthread_cond_t *c)
 {
     chaos();
-    me();
+    note_call(me());
     BUMP(cond_signals);
     cond_wake_flow(c, "signal");
     return __real_pthread_cond_signal(c);
@@ -538,7 +737,7 @@ int __wrap_pthread_cond_signal(pthread_cond_t *c)
 int __wrap_pthread_cond_broadcast(pthread_cond_t *c)
 {
     chaos();
-    me();
+    note_call(me());
     BUMP(cond_broadcasts);
     cond_wake_flow(c, "broadcast");
     return __real_pthread_cond_broadcast(c);
@@ -559,6 +758,7 @@ static int rw_common(pthread_rwlock_t *l, int write, void *where,
         tl_trace_end();
         set_state(s, TL_ST_RUN, NULL, NULL, NULL);
     }
+    note_call(s);
     if (rc == 0) {
         if (write)
             BUMP(rwlock_writes);
@@ -583,6 +783,9 @@ int __wrap_pthread_rwlock_wrlock(pthread_rwlock_t *l)
 int __wrap_pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 {
     int rc = __real_pthread_rwlock_tryrdlock(l);
+    int s = me();
+    note_call(s);
+    NOTE(s, n_trylocks);
     if (rc == 0)
         BUMP(rwlock_reads);
     return rc;
@@ -591,6 +794,9 @@ int __wrap_pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 int __wrap_pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 {
     int rc = __real_pthread_rwlock_trywrlock(l);
+    int s = me();
+    note_call(s);
+    NOTE(s, n_trylocks);
     if (rc == 0)
         BUMP(rwlock_writes);
     return rc;
@@ -599,6 +805,7 @@ int __wrap_pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 int __wrap_pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
     int rc = __real_pthread_rwlock_unlock(l);
+    note_call(me());
     chaos();
     return rc;
 }
@@ -612,6 +819,7 @@ int __wrap_pthread_barrier_wait(pthread_barrier_t *b)
     int rc = __real_pthread_barrier_wait(b);
     tl_trace_end();
     set_state(s, TL_ST_RUN, NULL, NULL, NULL);
+    note_call(s);
     return rc;
 }
 
@@ -625,6 +833,7 @@ int __wrap_pthread_barrier_wait(pthread_barrier_t *b)
     __typeof__(call) rc = call;                                                  \
     tl_trace_end();                                                              \
     set_state(s, TL_ST_RUN, NULL, NULL, NULL);                                      \
+    note_call(s);                                                                \
     return rc
 
 unsigned int __wrap_sleep(unsigned int sec) { SLEEP_AROUND(__real_sleep(sec)); }
@@ -637,6 +846,230 @@ int __wrap_clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
                            struct timespec *rem)
 {
     SLEEP_AROUND(__real_clock_nanosleep(clk, flags, req, rem));
+}
+
+/* ---------------------------------------------------------------- yields */
+
+int __wrap_sched_yield(void)
+{
+    int s = me();
+    BUMP(yields);
+    note_call(s);
+    NOTE(s, n_yields);
+    return __real_sched_yield();
+}
+
+/* ------------------------------------------------------------------ heap
+ * Counted so that a test can check "nothing leaked" as a difference of
+ * heap_allocs - heap_frees around a call, and failed on demand (TL_FAULT_MALLOC).
+ * Memory that libc allocates itself (getline, asprintf, fopen) is not seen,
+ * but freeing it is: such a free makes the difference smaller, never larger. */
+
+/* Counts one allocation (when p is one and the kit is not the caller); returns p. */
+static void *allocated(void *p)
+{
+    if (p != NULL && kit_depth == 0)
+        BUMP(heap_allocs);
+    return p;
+}
+
+/* Whether this allocation is the one to fail; sets errno as malloc would. */
+static bool alloc_fails(void)
+{
+    int err;
+    if (!fault_now(TL_FAULT_MALLOC, &err))
+        return false;
+    errno = ENOMEM;
+    return true;
+}
+
+void *__wrap_malloc(size_t n) { return alloc_fails() ? NULL : allocated(__real_malloc(n)); }
+
+void *__wrap_calloc(size_t k, size_t n)
+{
+    return alloc_fails() ? NULL : allocated(__real_calloc(k, n));
+}
+
+/* realloc(NULL, n) counts as an allocation, realloc(p, 0) as a free, and a
+ * move of p (p and n non-zero) as neither; an injected failure leaves p alone. */
+void *__wrap_realloc(void *p, size_t n)
+{
+    if (p != NULL && n == 0) {
+        if (kit_depth == 0)
+            BUMP(heap_frees);
+        return __real_realloc(p, 0);
+    }
+    if (alloc_fails())
+        return NULL;
+    void *q = __real_realloc(p, n);
+    return p == NULL ? allocated(q) : q;
+}
+
+void __wrap_free(void *p)
+{
+    if (p != NULL && kit_depth == 0)
+        BUMP(heap_frees);
+    __real_free(p);
+}
+
+char *__wrap_strdup(const char *s) { return alloc_fails() ? NULL : allocated(__real_strdup(s)); }
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+    return alloc_fails() ? NULL : allocated(__real_strndup(s, n));
+}
+
+/* ------------------------------------------------- Check's own allocations
+ * Every ck_assert of a test calls _mark_point (when it holds) or
+ * _ck_assert_failed (when it fails); both allocate inside Check's static
+ * library, whose references --wrap redirects too. Marked as the kit's own
+ * here, they never count in heap_allocs/heap_frees and an armed
+ * TL_FAULT_MALLOC never fires inside them. */
+
+void __wrap__mark_point(const char *file, int line)
+{
+    kit_depth++;
+    if (__real__mark_point != NULL)
+        __real__mark_point(file, line);
+    kit_depth--;
+}
+
+/* Formats the message here (a variadic call cannot be forwarded) and hands it
+ * on; never returns (Check exits the test child, or longjmps in CK_FORK=no,
+ * where tl_counts_reset() clears kit_depth for the next test). */
+void __wrap__ck_assert_failed(const char *file, int line, const char *expr, const char *msg,
+                              ...)
+{
+    char buf[4096];
+    kit_depth++;
+    if (msg != NULL) {
+        va_list ap;
+        va_start(ap, msg);
+        vsnprintf(buf, sizeof buf, msg, ap);
+        va_end(ap);
+    }
+    if (__real__ck_assert_failed != NULL)
+        __real__ck_assert_failed(file, line, expr, msg != NULL ? "%s" : NULL, buf, NULL);
+    abort();
+}
+
+/* ------------------------------------------------------------ who is blocked */
+
+/* Whether state st counts for tl_blocked_count(want). */
+static bool blocked_in(int st, enum tl_state want)
+{
+    if (want != TL_ST_COUNT)
+        return st == (int)want;
+    return st != TL_ST_FREE && st != TL_ST_RUN && st != TL_ST_DONE && st >= 0 && st < TL_ST_COUNT;
+}
+
+int tl_blocked_count(enum tl_state st)
+{
+    int n = 0;
+    for (int i = 0; i < NSLOTS; i++)
+        if (atomic_load_explicit(&slots[i].used, memory_order_acquire) == 1 &&
+            blocked_in(atomic_load_explicit(&slots[i].state, memory_order_acquire), st))
+            n++;
+    return n;
+}
+
+/* ------------------------------------------------------------ activity windows
+ * A window keeps, per slot, the counts and the CPU time at its start; its end
+ * takes the differences. Slots are never reset, so a slot that changed hands
+ * during the window still gives the calls its occupants made in it. */
+
+static struct {
+    atomic_long calls, yields, trylocks, timeouts;
+    atomic_llong cpu_ns; /* -1: not readable at the start (no thread, or it exited) */
+    atomic_int tid;
+} act0[NSLOTS];
+static atomic_int act_caller = -1;
+
+/* CPU time used so far by kernel thread tid of this process, in ns; -1 if it is
+ * gone. The clock id is the one pthread_getcpuclockid() makes from the thread's
+ * kernel id (Linux: ~tid << 3 | CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED); built from
+ * the tid kept in the slot, because a joined thread's pthread_t may already be
+ * freed, while a gone tid only makes clock_gettime() fail (EINVAL). */
+static long long thread_cpu_ns(int tid)
+{
+    if (tid <= 0)
+        return -1;
+    clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 4u | 2u);
+    struct timespec ts;
+    if (clock_gettime(clk, &ts) != 0)
+        return -1;
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void tl_activity_begin(void)
+{
+    atomic_store(&act_caller, me());
+    for (int i = 0; i < NSLOTS; i++) {
+        struct slot *sl = &slots[i];
+        int used = atomic_load_explicit(&sl->used, memory_order_acquire) == 1;
+        int tid = used ? atomic_load_explicit(&sl->tid, memory_order_relaxed) : 0;
+        atomic_store_explicit(&act0[i].tid, tid, memory_order_relaxed);
+        atomic_store_explicit(&act0[i].cpu_ns, used ? thread_cpu_ns(tid) : -1, memory_order_relaxed);
+        atomic_store_explicit(&act0[i].calls, atomic_load(&sl->n_calls), memory_order_relaxed);
+        atomic_store_explicit(&act0[i].yields, atomic_load(&sl->n_yields), memory_order_relaxed);
+        atomic_store_explicit(&act0[i].trylocks, atomic_load(&sl->n_trylocks), memory_order_relaxed);
+        atomic_store_explicit(&act0[i].timeouts, atomic_load(&sl->n_timeouts), memory_order_relaxed);
+    }
+}
+
+/* "thread 2 (pool_worker)" from a slot named "T2 pool_worker"; other names as they are. */
+static void activity_name(char *out, size_t n, const char *slot_name)
+{
+    long k;
+    int used = 0;
+    if (sscanf(slot_name, "T%ld %n", &k, &used) == 1 && used > 0) {
+        const char *fn = slot_name + used;
+        if (strncmp(fn, "fn@", 3) == 0 || strcmp(fn, "thread") == 0)
+            snprintf(out, n, "thread %ld", k);
+        else
+            snprintf(out, n, "thread %ld (%.40s)", k, fn);
+    } else {
+        snprintf(out, n, "%.60s", slot_name);
+    }
+}
+
+/* CPU time slot i's thread used since the window began, in us; 0 when unknown. */
+static long activity_cpu_us(int i)
+{
+    int tid = atomic_load_explicit(&slots[i].tid, memory_order_relaxed);
+    long long now = thread_cpu_ns(tid);
+    if (now < 0)
+        return 0; /* exited during the window: skipped */
+    long long then = atomic_load_explicit(&act0[i].tid, memory_order_relaxed) == tid
+                         ? atomic_load_explicit(&act0[i].cpu_ns, memory_order_relaxed)
+                         : 0; /* started during the window: all its time is in it */
+    return then < 0 ? (long)(now / 1000) : (long)((now - then) / 1000);
+}
+
+struct tl_activity tl_activity_end(void)
+{
+    struct tl_activity a = {0};
+    int caller = atomic_load(&act_caller);
+    long best_calls = -1;
+    for (int i = 0; i < NSLOTS; i++) {
+        struct slot *sl = &slots[i];
+        if (i == caller)
+            continue;
+        long calls = atomic_load(&sl->n_calls) - atomic_load_explicit(&act0[i].calls, memory_order_relaxed);
+        a.calls += calls;
+        a.yields += atomic_load(&sl->n_yields) - atomic_load_explicit(&act0[i].yields, memory_order_relaxed);
+        a.trylocks += atomic_load(&sl->n_trylocks) - atomic_load_explicit(&act0[i].trylocks, memory_order_relaxed);
+        a.timeouts += atomic_load(&sl->n_timeouts) - atomic_load_explicit(&act0[i].timeouts, memory_order_relaxed);
+        if (atomic_load_explicit(&sl->used, memory_order_acquire) != 1)
+            continue;
+        long cpu = activity_cpu_us(i);
+        if (cpu > a.cpu_us || (cpu == a.cpu_us && calls > best_calls && (calls > 0 || cpu > 0))) {
+            a.cpu_us = cpu;
+            best_calls = calls;
+            activity_name(a.busiest, sizeof a.busiest, sl->name);
+        }
+    }
+    return a;
 }
 
 /* ---------------------------------------------------------------- workers */
@@ -738,7 +1171,7 @@ static void gdb_stacks(double secs)
 static void *watchdog(void *p)
 {
     struct watch w = *(struct watch *)p;
-    free(p);
+    __real_free(p);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     long long ns = ts.tv_nsec + (long long)(w.seconds * 1e9);
@@ -757,7 +1190,7 @@ static void *watchdog(void *p)
 
 int tl_watchdog_arm(double seconds, int fd, const char *tag, int code)
 {
-    struct watch *w = malloc(sizeof *w);
+    struct watch *w = __real_malloc(sizeof *w);
     if (w == NULL)
         return ENOMEM;
     w->seconds = seconds;
@@ -771,6 +1204,6 @@ int tl_watchdog_arm(double seconds, int fd, const char *tag, int code)
     int rc = __real_pthread_create(&t, &a, watchdog, w);
     pthread_attr_destroy(&a);
     if (rc != 0)
-        free(w);
+        __real_free(w);
     return rc;
 }

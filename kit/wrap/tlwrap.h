@@ -2,7 +2,7 @@
  * tlwrap.h - what the kit learns from a program's pthread calls.
  *
  * What it shows: graded and traced builds link the learner's code with
- * -Wl,--wrap=pthread_create (and the other calls listed in kit/wrap.flags),
+ * -Wl,--wrap=pthread_create (and the other calls listed in kit/wrap/wrapped.def),
  * so every call the learner's code makes into pthreads passes through
  * kit/tlwrap.c first. There the kit
  *   - counts events (threads created and joined, waits, signals, sleeps...),
@@ -12,11 +12,18 @@
  *   - injects seeded yields and short sleeps when CHAOS_SEED is set, so that
  *     rare interleavings become common and a failing run can be replayed;
  *   - keeps a table of who holds which mutex and who waits on what, which
- *     the watchdog prints when a test hangs.
+ *     the watchdog prints when a test hangs and tests read (tl_blocked_count);
+ *   - on a test's demand, makes the n-th pthread_create or allocation fail
+ *     (tl_fault_nth) and condition waits return without a signal
+ *     (tl_spurious_set; on by itself in the chaos pass);
+ *   - counts, per thread, the calls made and CPU used during a window the test
+ *     controls (tl_activity_begin/end), the evidence of busy waiting.
  *
  * DESIGN: --wrap only redirects references that are undefined in an object,
  * so the wrappers see exactly the calls made by the learner's code and the
  * tests, never libc's own; the wrappers call __real_pthread_* to do the work.
+ * It also redirects the kit's own objects and Check's static library: those
+ * calls are marked as the kit's (tl_kit_enter) where they would blur a count.
  * All bookkeeping is atomics, so the wrappers add no data race of their own
  * under ThreadSanitizer.
  */
@@ -73,21 +80,36 @@ int tl_watchdog_arm(double seconds, int fd, const char *tag, int code);
 /* Write the wait-for table to fd now (lines beginning "HANG <tag>"). */
 void tl_waitfor_dump(int fd, const char *tag);
 
+/* Mark the calling thread's calls between these two as the kit's own: its
+ * allocations are not counted in heap_allocs/heap_frees and no injected failure
+ * fires on them or counts them (every other count is kept). Nests. Check's
+ * assertions are marked so by the wrappers themselves; tltest.h's helpers use
+ * this for their own allocations and threads. Never blocks. */
+void tl_kit_enter(void);
+void tl_kit_leave(void);
+
 /* ------------------------------------------------ error paths: injected failures
  * A contract that promises something when pthread_create or malloc fails can only
- * be tested by making them fail. Only calls from the learner's code and the tests
- * pass through the wrappers (never libc's or Check's own). */
+ * be tested by making them fail. The wrappers see the calls of the learner's code
+ * and the tests, never libc's own; Check's (inside ck_assert) and the kit's own
+ * (between tl_kit_enter/leave) are neither counted nor failed. Calls of every
+ * thread count, in the order they reach the wrapper: arm right before the call
+ * under test, while no other thread allocates or creates, and disarm (n = 0)
+ * before asserting. tl_counts_reset() (each test's start) disarms all. */
 enum tl_fault {
     TL_FAULT_CREATE, /* pthread_create returns the error given, starts nothing */
     TL_FAULT_MALLOC, /* malloc, calloc, realloc, strdup, strndup return NULL, errno = ENOMEM */
     TL_FAULT_COUNT
 };
 /* Make the n-th call of kind k from now on fail (n = 1: the next one) with err
- * (ignored for TL_FAULT_MALLOC); n = 0 cancels. Resets tl_fault_calls(k). */
+ * (ignored for TL_FAULT_MALLOC); n = 0 cancels. Resets tl_fault_calls(k) and
+ * tl_fault_fired(k). Only one call fails: later ones work again. A failed call
+ * counts in faults_injected, not in threads_created or heap_allocs. Never blocks. */
 void tl_fault_nth(enum tl_fault k, long n, int err);
-/* Calls of kind k since the last tl_fault_nth(k, ...); never blocks. */
+/* Calls of kind k since the last tl_fault_nth(k, ...), the failed one included:
+ * arm with n = 0, make a call, and this says how many it made. Never blocks. */
 long tl_fault_calls(enum tl_fault k);
-/* Whether the failure armed by the last tl_fault_nth(k, ...) has been delivered. */
+/* Whether the failure armed by the last tl_fault_nth(k, ...) has been delivered. Never blocks. */
 bool tl_fault_fired(enum tl_fault k);
 
 /* --------------------------------------------------------- spurious wake-ups
@@ -95,8 +117,13 @@ bool tl_fault_fired(enum tl_fault k);
  * in 1000 condition waits (plain, timed, clock) return 0 early without one: the
  * wrapper releases the mutex, lets others run, and takes it again. An `if` around
  * a wait then fails where a `while` does not. The chaos pass (CHAOS_SEED) turns
- * this on by itself; 0 turns it off. An injected wake-up is counted in
- * cond_spurious only: the wait it interrupts still counts once in cond_waits. */
+ * this on by itself (250, one wait in four) unless tl_spurious_set() was called;
+ * 0 turns it off. An injected wake-up is counted in cond_spurious only: the wait
+ * it interrupts counts once in cond_waits/cond_timedwaits, and the wait the same
+ * thread makes again on the same condition, with no wrapped call in between,
+ * does not count again. It never returns ETIMEDOUT, and is seeded by CHAOS_SEED
+ * (replayable). While it lets others run, the thread shows in TL_ST_COND (or
+ * TL_ST_TIMED) and the mutex has no owner, as in a real wait. Never blocks. */
 void tl_spurious_set(int permille);
 
 /* ------------------------------------------------------------- who is blocked
@@ -104,26 +131,34 @@ void tl_spurious_set(int permille);
  * TL_ST_LOCK, TL_ST_JOIN, TL_ST_SLEEP, TL_ST_RDLOCK, TL_ST_WRLOCK, TL_ST_BARRIER;
  * TL_ST_COUNT counts every thread in any of these. A thread in TL_ST_COND is
  * inside the wrapper of pthread_cond_wait: anyone who takes the same mutex and
- * signals after this returns wakes it. Never blocks. */
+ * signals after this returns wakes it (or, with spurious wake-ups on, it comes
+ * back and sees the change). Under TSan every mutex lock shows as TL_ST_LOCK
+ * while it runs, contended or not. Never blocks. */
 int tl_blocked_count(enum tl_state st);
 
 /* --------------------------------------------- activity: busy waiting, counted
  * Between tl_activity_begin() and tl_activity_end(), what every wrapped thread
  * other than the caller did: wrapped calls made (locks, trylocks, unlocks, waits
- * that returned, yields, sleeps), yields and time-outs among them, and the CPU
- * time each used. A thread that blocks as it should uses none while nothing
- * happens; one that spins uses CPU whatever the load, and is preempted. */
+ * that returned, yields, sleeps, signals, joins, creates; not the malloc family),
+ * yields, trylocks and time-outs among them, and the CPU time of the busiest
+ * (the one that used most CPU; on a tie, most calls). A thread that blocks as it
+ * should makes no calls and uses no CPU while nothing happens; one that spins
+ * uses CPU whatever the load (it is preempted, never parked), and one that polls
+ * makes calls. Threads that exit during the window give their calls but not their
+ * CPU time; threads started in it give all theirs. Judge with tltest.h's
+ * tl_activity_busy(), the kit's one rule. */
 struct tl_activity {
     long calls;           /* wrapped calls made in the window, all threads but the caller */
     long yields;          /* ...sched_yield among them */
     long trylocks;        /* ...pthread_mutex_trylock among them */
     long timeouts;        /* timed waits that returned ETIMEDOUT in the window */
     long cpu_us;          /* CPU time of the busiest thread in the window, microseconds */
-    char busiest[64];     /* its name ("worker 1 (pool_worker)"), or "" */
+    char busiest[64];     /* its name ("thread 2 (pool_worker)"), or "" when none ran */
 };
-/* Start a window; one at a time per process. Never blocks. */
+/* Start a window; one at a time per process; the caller's own calls never count
+ * in it. Never blocks. */
 void tl_activity_begin(void);
-/* End the window begun last and report it. Never blocks. */
+/* End the window begun last (from any thread) and report it. Never blocks. */
 struct tl_activity tl_activity_end(void);
 
 #endif /* TL_WRAP_H */
