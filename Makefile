@@ -15,10 +15,10 @@ SUBMISSION ?=
 RESULTS ?= results/results.json
 EXTRA_TESTS ?=
 FORMATS ?=
-N ?= 200
+N ?= 3
 export CHAOS_SEED TL_INPUT_SEED JOBS
 
-.PHONY: all help deps tools programs exercises timelines progress grade run timeline diagrams \
+.PHONY: all help deps tools grader-tools programs exercises timelines progress grade run timeline diagrams \
         test soak classroom watch book clean
 
 ## all: install what is missing, build everything, draw the timelines, show your progress
@@ -33,8 +33,26 @@ help:
 deps:
 	@sh kit/cmd/deps.sh graphviz
 
-## tools: build the kit's own tools (timeline renderer, report writer, JSON checker)
-tools: $(BUILD)/kit/timeline $(BUILD)/kit/tlreport $(BUILD)/kit/jsoncheck
+# The kit's objects that every test binary links, once per build variant. The
+# grader (kit/grade/grade.sh) runs `make tools` and links these; the variants'
+# flags are common.sh's variant_flags, so they are written down once.
+VARIANTS := func tsan asan
+KIT_OBJS := $(foreach v,$(VARIANTS),$(BUILD)/kit/obj/$(v)/tlwrap.o $(BUILD)/kit/obj/$(v)/trace.o)
+variant_flags = $(shell KIT=. sh -c '. kit/cmd/common.sh && variant_flags $(1)')
+
+## tools: build the kit's own tools (timeline renderer, report writer, JSON checker) and objects
+tools: $(BUILD)/kit/timeline $(BUILD)/kit/tlreport $(BUILD)/kit/jsoncheck grader-tools
+
+## grader-tools: only what kit/grade/grade.sh needs (the report writer, the kit's objects)
+grader-tools: $(BUILD)/kit/tlreport $(KIT_OBJS)
+
+$(BUILD)/kit/obj/%/tlwrap.o: kit/wrap/tlwrap.c $(wildcard kit/wrap/*.h kit/wrap/*.def kit/proto/* kit/trace/*.h) kit/cmd/flags.mk
+	@mkdir -p $(@D)
+	$(CC) $(KIT_CFLAGS) $(call variant_flags,$*) -c $< -o $@
+
+$(BUILD)/kit/obj/%/trace.o: kit/trace/trace.c $(wildcard kit/trace/*.h kit/proto/*) kit/cmd/flags.mk
+	@mkdir -p $(@D)
+	$(CC) $(KIT_CFLAGS) $(call variant_flags,$*) -c $< -o $@
 
 $(BUILD)/kit/timeline: kit/trace/timeline.c kit/trace/trace.h
 	@mkdir -p $(@D)
@@ -42,11 +60,11 @@ $(BUILD)/kit/timeline: kit/trace/timeline.c kit/trace/trace.h
 
 $(BUILD)/kit/tlreport: $(wildcard kit/grade/report/*.[ch]) kit/proto/protocol.h kit/proto/protocol.def
 	@mkdir -p $(@D)
-	$(CC) $(KIT_CFLAGS) -O2 kit/grade/report/*.c -o $@ -lm
+	$(CC) $(KIT_CFLAGS) -O2 kit/grade/report/*.c -o $@ -lm -ljansson
 
 $(BUILD)/kit/jsoncheck: kit/grade/jsoncheck.c
 	@mkdir -p $(@D)
-	$(CC) $(KIT_CFLAGS) -O2 $< -o $@ -lm
+	$(CC) $(KIT_CFLAGS) -O2 $< -o $@ -ljansson
 
 ## programs: build every chapter program, plain and traced
 programs:
@@ -93,9 +111,9 @@ book:
 test: deps tools
 	@sh kit/cmd/selftest.sh
 
-## soak: grade the solutions N times (all CPUs, one CPU, next to a CPU hog) and report flakes
+## soak: N rounds of grading the solutions, known-buggy variants and hostile submissions (idle, beside CPU hogs, four graders at once); reports every changed verdict [N=rounds] [CH=NN]
 soak: deps tools
-	@sh kit/cmd/soak.sh $(N)
+	@sh kit/cmd/soak.sh $(N) $(CH)
 
 ## classroom: write classroom/ (student starter, Gradescope zip, GitHub Classroom, Autolab)
 classroom: tools

@@ -37,14 +37,18 @@
 
 #define _GNU_SOURCE
 #include <check.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../proto/protocol.h"
@@ -170,6 +174,19 @@ static double tl__timeout_named(const char *name)
     return 4.0;
 }
 
+/* Check's own timer is only a backstop. The watchdog in each test child fires
+ * at the test's timeout (scaled) and writes the wait-for table and gdb's stacks;
+ * Check's timer fires this many seconds (scaled too) later, so that on a loaded
+ * machine it never cuts the explanation short and turns a lost wake-up into a
+ * bare "timeout". */
+#define TL__CHECK_MARGIN_S 5.0
+
+/* When the watchdog of a test whose timeout is timeout_s fires, in seconds from its start. */
+static inline double tl__watchdog_at(double timeout_s)
+{
+    return timeout_s * tl__scale;
+}
+
 static void tl__write_line(const char *s)
 {
     size_t n = strlen(s);
@@ -184,9 +201,7 @@ static void tl__test_begin(const char *name, int iter)
     snprintf(line, sizeof line, "%s %s %s %d %ld\n", tl_tag_name[TL_TAG_BEGIN], tl__nonce, name, iter, (long)getpid());
     tl__write_line(line);
     tl_counts_reset();
-    /* Fire a little before Check's own timer so the wait-for table gets out. */
-    double t = tl__timeout_named(name) * tl__scale;
-    double at = t - 2.0 > t * 0.5 ? t - 2.0 : t * 0.5; /* room for gdb's stacks */
+    double at = tl__watchdog_at(tl__timeout_named(name));
     char tag[96];
     snprintf(tag, sizeof tag, "%s", tl__fd >= 0 ? tl__nonce : "local");
     tl_watchdog_arm(at, tl__fd >= 0 ? tl__fd : 2, tag, TL_EXIT_WATCHDOG);
@@ -199,48 +214,137 @@ static void tl__test_end(const char *name, int iter)
     tl__write_line(line);
 }
 
-/* Processes still alive besides this runner that came from the same box: in a
- * PID namespace (we are pid 1) that is every other process; elsewhere those
- * whose environment carries the sandbox's TL_BOX marker. Check kills each
- * test's process group, so anything left escaped it on purpose (setsid). */
-static int tl__strays(void)
+/* What one process in /proc is, as "comm:state:pid" in out, when it counts as a
+ * stray: alive, not exiting (no SIGKILL pending, no PF_EXITING, not Z or X) and
+ * not the kit's own gdb (started by the watchdog in kit/wrap/tlwrap.c).
+ * Returns 1 for a stray, 0 otherwise. Reads /proc only; never blocks. */
+static int tl__stray_what(long pid, const char *gdb, char *out, size_t outsz)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t len = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (len <= 0)
+        return 0;
+    buf[len] = '\0';
+    char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
+    if (open_paren == NULL || close_paren == NULL || close_paren < open_paren)
+        return 0;
+    char state = '?';
+    unsigned long flags = 0;
+    /* after ")": state ppid pgrp session tty_nr tpgid flags */
+    if (sscanf(close_paren + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) < 1)
+        return 0;
+    if (state == 'Z' || state == 'X' || state == 'x' || (flags & 0x4) != 0) /* 0x4: PF_EXITING */
+        return 0;
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        int dying = 0;
+        while (fgets(buf + 512, 500, f) != NULL) {
+            unsigned long long mask;
+            if ((sscanf(buf + 512, "SigPnd: %llx", &mask) == 1 || sscanf(buf + 512, "ShdPnd: %llx", &mask) == 1) &&
+                (mask & (1ull << (SIGKILL - 1))) != 0)
+                dying = 1;
+        }
+        fclose(f);
+        if (dying)
+            return 0;
+    }
+    if (gdb != NULL && *gdb != '\0') {
+        char exe[512];
+        snprintf(path, sizeof path, "/proc/%ld/exe", pid);
+        ssize_t n = readlink(path, exe, sizeof exe - 1);
+        char *real = realpath(gdb, NULL);
+        int is_gdb = n > 0 && real != NULL && (size_t)n == strlen(real) && memcmp(exe, real, (size_t)n) == 0;
+        free(real);
+        if (is_gdb)
+            return 0;
+    }
+    /* The name is the submission's to choose: keep it to safe characters. */
+    char comm[32];
+    size_t k = 0;
+    for (const char *p = open_paren + 1; p < close_paren && k < sizeof comm - 1; p++)
+        comm[k++] = (isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.') ? *p : '?';
+    comm[k] = '\0';
+    snprintf(out, outsz, "%s:%c:%ld", k > 0 ? comm : "?", state, pid);
+    return 1;
+}
+
+/* Whether the process pid came from this box: in a PID namespace (we are pid 1)
+ * every other process did; elsewhere those whose environment carries `want`
+ * (the sandbox's TL_BOX marker). */
+static int tl__in_box(long pid, const char *want)
+{
+    if (getpid() == 1)
+        return 1;
+    if (want[0] == '\0')
+        return 0;
+    char path[64], env[8192];
+    snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t len = read(fd, env, sizeof env - 1);
+    close(fd);
+    if (len <= 0)
+        return 0;
+    env[len] = '\0';
+    for (ssize_t i = 0; i < len; i += (ssize_t)strlen(env + i) + 1)
+        if (strcmp(env + i, want) == 0)
+            return 1;
+    return 0;
+}
+
+/* Count the strays now, describing the first few in what (space-separated). */
+static int tl__strays_now(const char *want, char *what, size_t whatsz)
+{
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return 0;
+    const char *gdb = getenv("TL_GDB");
+    int n = 0;
+    size_t used = 0;
+    what[0] = '\0';
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid = atol(e->d_name);
+        char one[64];
+        if (pid <= 0 || pid == (long)getpid() || !tl__in_box(pid, want) ||
+            !tl__stray_what(pid, gdb, one, sizeof one))
+            continue;
+        if (n++ < 4 && used + strlen(one) + 2 < whatsz)
+            used += (size_t)snprintf(what + used, whatsz - used, "%s%s", used ? " " : "", one);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Processes the submission left running: still alive after a grace period in
+ * which this runner reaps every orphan (as pid 1 of a PID namespace it inherits
+ * them all) and killed processes finish exiting. Check kills each test's process
+ * group, so anything left escaped it on purpose (setsid). Returns the count and
+ * describes the first few in what as "comm:state:pid". Waits at most the grace
+ * period (2 s, scaled like the tests' timeouts), and not at all when none is left. */
+static int tl__strays(char *what, size_t whatsz)
 {
     const char *box = getenv("TL_BOX");
     char want[128] = "";
     if (box != NULL)
         snprintf(want, sizeof want, "TL_BOX=%s", box);
-    DIR *d = opendir("/proc");
-    if (d == NULL)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        long pid = atol(e->d_name);
-        if (pid <= 0 || pid == (long)getpid())
-            continue;
-        if (getpid() == 1) {
-            n++;
-            continue;
-        }
-        if (want[0] == '\0')
-            continue;
-        char path[64], env[8192];
-        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
-        int fd = open(path, O_RDONLY);
-        if (fd < 0)
-            continue;
-        ssize_t len = read(fd, env, sizeof env - 1);
-        close(fd);
-        for (ssize_t i = 0; i < len;) {
-            if (strcmp(env + i, want) == 0) {
-                n++;
-                break;
-            }
-            i += (ssize_t)strlen(env + i) + 1;
-        }
+    int rounds = (int)(10 * 2.0 * tl__scale); /* 100 ms each */
+    for (int r = 0;; r++) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        int n = tl__strays_now(want, what, whatsz);
+        if (n == 0 || r >= rounds)
+            return n;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
-    closedir(d);
-    return n;
 }
 
 /* `test_binary --list`: the names of the tests, one a line, in the order they run.
@@ -277,7 +381,7 @@ static int tl__main(const char *suite_name, const struct tl_test *tests, size_t 
         }
         Suite *s = suite_create(suite_name);
         TCase *tc = tcase_create(name);
-        tcase_set_timeout(tc, tl__timeout_of(&tests[t]));
+        tcase_set_timeout(tc, tl__timeout_of(&tests[t]) + TL__CHECK_MARGIN_S);
         _tcase_add_test(tc, tests[t].test, 0, 0, 0, tests[t].iterations);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
@@ -311,9 +415,9 @@ static int tl__main(const char *suite_name, const struct tl_test *tests, size_t 
         srunner_free(sr);
     }
     if (tl__fd >= 0) {
-        char stray[160];
-        int n_stray = tl__strays();
-        snprintf(stray, sizeof stray, "%s %s %d\n", tl_tag_name[TL_TAG_STRAY], tl__nonce, n_stray);
+        char stray[512], what[300];
+        int n_stray = tl__strays(what, sizeof what);
+        snprintf(stray, sizeof stray, "%s %s %d %s\n", tl_tag_name[TL_TAG_STRAY], tl__nonce, n_stray, what);
         if (n_stray > 0)
             tl__write_line(stray);
         if (hung != NULL) {

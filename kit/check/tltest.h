@@ -11,8 +11,11 @@
  *     tl_waits_or_sleeps_now(), tl_wakes_now(); and tl_note_caller(), which
  *     tells whether a callback is always made by the same thread;
  *   - bounded waits for what a correct solution does at once: tl_bound_s(),
- *     tl_deadline(), tl_sem_wait_bounded(), tl_await_blocked(), tl_await_count();
+ *     tl_deadline(), tl_sem_wait_bounded(), tl_await_blocked(), tl_await_count(),
+ *     tl_await_blocked_n() (threads really blocked, from the wrappers' table);
  *   - an idle that leaves the counters alone: tl_idle_ms();
+ *   - busy waiting, counted: tl_watch_idle(), tl_activity_busy() (the kit's one
+ *     rule for "this thread spins") and tl_activity_str() (its evidence);
  *   - a call made on a helper thread, so that a call that never returns is
  *     reported instead of waited out: tl_call_start(), tl_call_finish();
  *   - a latch (a countdown the main thread waits on instead of joining) and a
@@ -23,13 +26,16 @@
  * solution might never do, and its own waiting must not blur what it counts.
  * So the helpers a test measures around wait on semaphores and poll(), which
  * the kit does not wrap: they add nothing to tl_counts (not even a sleep), and
- * they give up after tl_bound_s(), a second scaled by CK_TIMEOUT_MULTIPLIER
- * like Check's own timeouts. The latch and the gate are the opposite, on
+ * they give up after tl_bound_s(), half the time before the watchdog fires.
+ * The latch and the gate are the opposite, on
  * purpose: a mutex and a condition variable, wrapped and counted, so that a
  * thread stranded in one by a lost wake-up shows in the watchdog's wait-for
  * table - and a test that counts condition waits must allow for the threads
  * it parks at a gate. Their waits have no bound of their own: Check's timeout
- * and the watchdog are the bound. Nothing here asserts on time, and nothing
+ * and the watchdog are the bound. Every pthread call they make is checked
+ * (tl__ok: the test fails, with no bug class, if one returns an error); a
+ * check that holds costs nothing (no ck_assert, whose _mark_point takes
+ * Check's own lock through the wrappers). Nothing here asserts on time, and nothing
  * starts a thread unless a test body calls it (never in the runner).
  * Everything is static, like tlcheck.h, so the learner's code cannot call it.
  */
@@ -51,11 +57,37 @@
 
 /* ------------------------------------------------------------- checked calls */
 
-/* Fails the test (no bug class: the test's own call failed) unless rc is 0; never blocks. */
-static inline void tl_check_rc(int rc, const char *what)
+/* Fails the test at file:line (no bug class: the test's own call failed)
+ * unless rc is 0; never blocks. Only a failure calls into Check. */
+static inline void tl__check_rc_at(int rc, const char *what, const char *file, int line)
 {
-    ck_assert_msg(rc == 0, "%s failed: %s", what, strerror(rc));
+    if (rc != 0)
+        _ck_assert_failed(file, line, "Failed", "%s failed: %s", what, strerror(rc));
 }
+/* tl_check_rc(rc, what): the same, reported at the caller's line. */
+#define tl_check_rc(rc, what) tl__check_rc_at((rc), (what), __FILE__, __LINE__)
+
+/* The helpers' own pthread calls, checked: each fails the test if the call does. */
+static inline void tl__lock(pthread_mutex_t *m)
+{
+    tl_check_rc(pthread_mutex_lock(m), "pthread_mutex_lock");
+}
+static inline void tl__unlock(pthread_mutex_t *m)
+{
+    tl_check_rc(pthread_mutex_unlock(m), "pthread_mutex_unlock");
+}
+static inline void tl__wait(pthread_cond_t *cv, pthread_mutex_t *m)
+{
+    tl_check_rc(pthread_cond_wait(cv, m), "pthread_cond_wait");
+}
+static inline void tl__broadcast(pthread_cond_t *cv)
+{
+    tl_check_rc(pthread_cond_broadcast(cv), "pthread_cond_broadcast");
+}
+
+/* The real sched_yield, past the wrapper (tests are always linked with it):
+ * the test's own polling adds nothing to yields or to an activity window. */
+int __real_sched_yield(void);
 
 /* ----------------------------------------------------------------- counters */
 
@@ -105,13 +137,19 @@ static inline void tl_note_caller(atomic_int *first, atomic_long *others)
 /* Yields before tl_await_count() decides that the count will never come. */
 #define TL_SPIN_LIMIT (1L << 21)
 
-/* Returns the seconds to wait for what a correct solution does at once (1 s,
- * scaled like Check's timeouts by CK_TIMEOUT_MULTIPLIER); never blocks. */
+/* Returns the seconds to wait for what a correct solution does at once; never
+ * blocks. Half the time before the watchdog of a test with the default timeout
+ * fires (tlcheck.h: Check's timeout T = TL_TIMEOUT or 4 s, times k =
+ * CK_TIMEOUT_MULTIPLIER; the watchdog at max(T*k - 2, T*k/2)): 1 s in the
+ * functional pass (T*k = 4), 3 s in chaos and ASan (8), 5 s in TSan (12). A
+ * correct thread is scheduled within tens of milliseconds even at load 8 on 2
+ * cores, so the bound only delays the failure of a wrong solution; and two
+ * bounded waits that both run out still end the test before the watchdog
+ * calls it a hang. */
 static inline double tl_bound_s(void)
 {
-    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-    double k = m != NULL && atof(m) > 0 ? atof(m) : 1.0;
-    return 1.0 * k;
+    const char *e = getenv("TL_TIMEOUT");
+    return tl__watchdog_at(e != NULL && atof(e) > 0 ? atof(e) : 4.0) * 0.5;
 }
 
 /* Returns the CLOCK_REALTIME time s seconds from now, for sem_timedwait and
@@ -155,7 +193,25 @@ static inline void tl_await_blocked(long than, sem_t *done)
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
             return;
-        sched_yield();
+        __real_sched_yield();
+    }
+}
+
+/* Returns true once tl_blocked_count(st) >= n (TL_ST_COUNT: blocked in any
+ * way; the main thread counts too), false after tl_bound_s(). Makes no wrapped
+ * call: it polls every millisecond in poll(). Use it to make sure a waiter is
+ * really blocked before triggering the event that must wake it. */
+static inline bool tl_await_blocked_n(enum tl_state st, int n)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (tl_blocked_count(st) >= n)
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
+            return false;
+        poll(NULL, 0, 1);
     }
 }
 
@@ -170,7 +226,7 @@ static inline bool tl_await_count(long (*count)(void), long n, atomic_int *retur
             return true;
         if (returned != NULL && atomic_load(returned) > returned_max)
             return false;
-        sched_yield();
+        __real_sched_yield();
     }
     return false;
 }
@@ -180,6 +236,75 @@ static inline bool tl_await_count(long (*count)(void), long n, atomic_int *retur
 static inline void tl_idle_ms(int ms)
 {
     poll(NULL, 0, ms);
+}
+
+/* ------------------------------------------------------- busy waiting, counted */
+
+/* The idle window tests watch, in ms: long enough that a 1 ms polling nap
+ * makes well over TL_BUSY_CALLS calls even when it is scheduled late. */
+#define TL_IDLE_MS 200
+
+/* The kit's one rule for "this thread spins while nothing is asked of it",
+ * over a window of TL_IDLE_MS (or longer), opened once the threads that should
+ * block are blocked (tl_await_blocked_n). Safe in both directions under load:
+ * a thread blocked as it should be makes no wrapped call, no yield, and uses no
+ * CPU whatever else the machine does (measured: 0 calls and 0 us, idle and at
+ * load 60-150 on 2 cores), while a spinner is only preempted, never parked, so
+ * it still gets CPU, and a poller still makes calls. Measured in 200 ms windows
+ * on 2 cores, idle -> beside four busy loops at load ~60 (range over 5 runs):
+ * flag spinner (no calls) 54-116 ms -> 18-25 ms of CPU; lock/unlock and
+ * trylock spinners 2.5-4 million -> 0.5-0.8 million calls, 12-25 ms; a timed
+ * wait failing with EINVAL 2-3 million -> 0.28-0.8 million calls; 1 ms nap
+ * 149-167 -> 51-114 calls; sched_yield spinner 33000-53000 -> 8-22 yields
+ * (under load each yield hands a whole time slice away, hence the low limit:
+ * no blocked thread yields at all). A correct thread that legitimately wakes
+ * makes about 4-6 calls per wake-up: watch idle only where it wakes at most
+ * twice in the window (periods of 100 ms or more). */
+#define TL_BUSY_CALLS 20      /* wrapped calls in the window */
+#define TL_BUSY_YIELDS 2      /* sched_yield calls in the window */
+#define TL_BUSY_CPU_US 3000   /* CPU of the busiest thread: 1.5% of TL_IDLE_MS */
+
+/* Returns the activity of every thread but the caller over a window of at
+ * least ms milliseconds in which the caller does nothing the wrappers see;
+ * blocks in poll(), 1 ms at a time. On a machine so busy that the caller
+ * itself was woken fewer than ms/2 times, the window grows (to 3 ms at most,
+ * and never past tl_bound_s()), so that a spinner or a poller, scheduled as
+ * rarely as the caller, still shows; on an ordinary machine it lasts ms. */
+static inline struct tl_activity tl_watch_idle(int ms)
+{
+    double cap_ms = 3.0 * ms < tl_bound_s() * 1000 ? 3.0 * ms : tl_bound_s() * 1000;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tl_activity_begin();
+    for (int wakes = 0;; wakes++) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double ms_now = (double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6;
+        if ((ms_now >= ms && wakes >= ms / 2) || (ms_now >= ms && ms_now >= cap_ms))
+            break;
+        poll(NULL, 0, 1);
+    }
+    return tl_activity_end();
+}
+
+/* Returns whether the window shows busy waiting (see TL_BUSY_*); never blocks. */
+static inline bool tl_activity_busy(const struct tl_activity *a)
+{
+    return a->calls > TL_BUSY_CALLS || a->yields > TL_BUSY_YIELDS || a->cpu_us > TL_BUSY_CPU_US;
+}
+
+/* Returns the evidence of a window for a message, e.g. "thread 2 (pool_worker)
+ * used 180 ms of CPU; the threads made 1093915 calls (0 time-outs, 0 yields,
+ * 1093915 trylocks)"; the text lives until the next call on this thread. Never
+ * blocks. */
+static inline const char *tl_activity_str(const struct tl_activity *a)
+{
+    static _Thread_local char buf[256];
+    snprintf(buf, sizeof buf,
+             "%s used %ld.%ld ms of CPU; the threads made %ld calls (%ld time-outs, %ld yields, "
+             "%ld trylocks) while nothing was asked of them",
+             a->busiest[0] != '\0' ? a->busiest : "no thread", a->cpu_us / 1000,
+             a->cpu_us % 1000 / 100, a->calls, a->timeouts, a->yields, a->trylocks);
+    return buf;
 }
 
 /* ------------------------------------------------------ calls on a helper */
@@ -205,12 +330,17 @@ static inline void *tl__call_main(void *p)
  * blocks on nothing. */
 static inline struct tl_call *tl_call_start(void (*fn)(void *), void *arg)
 {
+    tl_kit_enter(); /* the kit's own: never counted or failed by injection */
     struct tl_call *c = malloc(sizeof *c);
-    ck_assert(c != NULL);
+    if (c == NULL)
+        ck_abort_msg("tl_call_start: out of memory");
     c->fn = fn;
     c->arg = arg;
-    sem_init(&c->done, 0, 0);
-    ck_assert(pthread_create(&c->th, NULL, tl__call_main, c) == 0);
+    if (sem_init(&c->done, 0, 0) != 0)
+        ck_abort_msg("sem_init failed: %s", strerror(errno));
+    int rc = pthread_create(&c->th, NULL, tl__call_main, c);
+    tl_kit_leave();
+    tl_check_rc(rc, "pthread_create (tl_call_start)");
     return c;
 }
 
@@ -224,8 +354,11 @@ static inline bool tl_call_finish(struct tl_call *c)
         pthread_detach(c->th);
         return false;
     }
-    ck_assert(pthread_join(c->th, NULL) == 0);
+    tl_check_rc(pthread_join(c->th, NULL), "pthread_join (tl_call_finish)");
+    sem_destroy(&c->done);
+    tl_kit_enter();
     free(c);
+    tl_kit_leave();
     return true;
 }
 
@@ -258,26 +391,26 @@ static inline void tl_latch_init(struct tl_latch *l)
 /* Returns after counting one arrival and waking the waiters; blocks only on l's lock. */
 static inline void tl_latch_arrive(struct tl_latch *l)
 {
-    pthread_mutex_lock(&l->m);
+    tl__lock(&l->m);
     l->n++;
-    pthread_cond_broadcast(&l->cv);
-    pthread_mutex_unlock(&l->m);
+    tl__broadcast(&l->cv);
+    tl__unlock(&l->m);
 }
 
 /* Returns once n arrivals have been counted; blocks in a condition wait, with no bound. */
 static inline void tl_latch_wait(struct tl_latch *l, int n)
 {
-    pthread_mutex_lock(&l->m);
+    tl__lock(&l->m);
     while (l->n < n)
-        pthread_cond_wait(&l->cv, &l->m);
-    pthread_mutex_unlock(&l->m);
+        tl__wait(&l->cv, &l->m);
+    tl__unlock(&l->m);
 }
 
 /* Returns after freeing l's lock and condition; nobody may use l any more; never blocks. */
 static inline void tl_latch_destroy(struct tl_latch *l)
 {
-    pthread_cond_destroy(&l->cv);
-    pthread_mutex_destroy(&l->m);
+    tl_check_rc(pthread_cond_destroy(&l->cv), "pthread_cond_destroy");
+    tl_check_rc(pthread_mutex_destroy(&l->m), "pthread_mutex_destroy");
 }
 
 /* -------------------------------------------------------------------- gate */
@@ -304,12 +437,12 @@ static inline void tl_gate_init(struct tl_gate *g)
  * condition wait, with no bound. */
 static inline void tl_gate_pass(struct tl_gate *g)
 {
-    pthread_mutex_lock(&g->m);
+    tl__lock(&g->m);
     g->inside++;
-    pthread_cond_broadcast(&g->cv);
+    tl__broadcast(&g->cv);
     while (!g->open)
-        pthread_cond_wait(&g->cv, &g->m);
-    pthread_mutex_unlock(&g->m);
+        tl__wait(&g->cv, &g->m);
+    tl__unlock(&g->m);
 }
 
 /* Returns once n tasks are inside g; they are then all in a condition wait
@@ -317,26 +450,26 @@ static inline void tl_gate_pass(struct tl_gate *g)
  * with no bound. */
 static inline void tl_gate_await_inside(struct tl_gate *g, int n)
 {
-    pthread_mutex_lock(&g->m);
+    tl__lock(&g->m);
     while (g->inside < n)
-        pthread_cond_wait(&g->cv, &g->m);
-    pthread_mutex_unlock(&g->m);
+        tl__wait(&g->cv, &g->m);
+    tl__unlock(&g->m);
 }
 
 /* Returns after opening g for good and waking everyone inside; blocks only on g's lock. */
 static inline void tl_gate_open(struct tl_gate *g)
 {
-    pthread_mutex_lock(&g->m);
+    tl__lock(&g->m);
     g->open = true;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->m);
+    tl__broadcast(&g->cv);
+    tl__unlock(&g->m);
 }
 
 /* Returns after freeing g's lock and condition; nobody may use g any more; never blocks. */
 static inline void tl_gate_destroy(struct tl_gate *g)
 {
-    pthread_cond_destroy(&g->cv);
-    pthread_mutex_destroy(&g->m);
+    tl_check_rc(pthread_cond_destroy(&g->cv), "pthread_cond_destroy");
+    tl_check_rc(pthread_mutex_destroy(&g->m), "pthread_mutex_destroy");
 }
 
 #endif /* TL_TEST_H */

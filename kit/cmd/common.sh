@@ -1,10 +1,12 @@
 # common.sh - settings and small functions shared by the kit's shell scripts.
 # Sourced, never run. Expects KIT (the kit's root folder) to be set.
+# shellcheck shell=sh
 
 CC=${CC:-gcc}
 # A variable of kit/cmd/flags.mk (the Makefile includes the same file).
 mk_var() { sed -n "s/^$1 *= *//p" "$KIT/kit/cmd/flags.mk"; }
 KIT_CFLAGS=$(mk_var KIT_CFLAGS)
+# shellcheck disable=SC2034 # used by the scripts that source this file
 LEARNER_CFLAGS=$(mk_var LEARNER_CFLAGS)
 # Where tests and workloads find the kit's headers (tlcheck.h, tltest.h, trace.h).
 KIT_INC="-I$KIT/kit/check -I$KIT/kit/trace"
@@ -12,11 +14,24 @@ KIT_INC="-I$KIT/kit/check -I$KIT/kit/trace"
 WRAP_FLAGS=-Wl,$(sed -n 's/^TL_WRAPPED([^,]*, *\([a-z_]*\),.*/--wrap=\1/p' "$KIT/kit/wrap/wrapped.def" | paste -sd, -)
 # An exit status of kit/proto/protocol.def: tl_exit_code TSAN -> 66.
 tl_exit_code() { sed -n "s/^TL_EXIT($1, *\([0-9]*\),.*/\1/p" "$KIT/kit/proto/protocol.def"; }
+# shellcheck disable=SC2034 # used by grade.sh
 MEM_MB=${TL_MEM_MB:-2048}
 
 die() {
     printf 'threadlab: %s\n' "$*" >&2
     exit 2
+}
+
+# How many times slower than when idle a test may run now: 1 up to two runnable
+# processes per CPU (the tests' timeouts leave that much room by themselves), then
+# one more for each two, at most 3; the runnable count or the 1-minute load
+# average, whichever is higher. The grader scales every timeout by it, so load
+# alone never turns a slow but correct test into a hang; a real hang still ends,
+# only later on a busy machine.
+load_factor() {
+    awk -v n="$(nproc)" '/^procs_running/ { r = $2 - 1 }
+        END { getline l <"/proc/loadavg"; split(l, a, " "); x = (a[1] > r ? a[1] : r) / n / 2
+              f = int(x); if (f < x) f++; if (f < 1) f = 1; if (f > 3) f = 3; print f }' /proc/stat
 }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -35,7 +50,7 @@ pkg_of() {
 
 need_tools() {
     missing=""
-    for t in $CC pkg-config prlimit timeout nm objdump addr2line; do
+    for t in $CC pkg-config prlimit timeout nm objdump addr2line make flock; do
         command -v "$t" >/dev/null 2>&1 || missing="$missing $(pkg_of "$t")"
     done
     pkg-config --exists check 2>/dev/null || missing="$missing check"
@@ -58,11 +73,6 @@ test_files() {
     return 0
 }
 
-# The tests a test file lists in tl_tests (TL_RUN, TL_RUN_TIMEOUT, TL_LOOP), space-separated.
-test_names() {
-    grep -o 'TL_\(RUN\|RUN_TIMEOUT\|LOOP\)([A-Za-z0-9_]*' "$1" | sed 's/.*(//' | tr '\n' ' '
-}
-
 # "chapter exercise" lines, optionally only those matching SEL: one or more
 # (space-separated) of CH, CH/EX, NN or NN/EX.
 list_exercises() {
@@ -77,6 +87,27 @@ list_exercises() {
             esac
         done
     done | sort -u
+}
+
+# The known-buggy variants and hostile submissions, optionally of chapter $1 only
+# (NN or its name): one line each, "ID CHAPTER EXERCISE EXPECT FILE", where
+# EXPECT is the class (or a|b) that the file's first lines declare, "-" if none.
+known_bad() {
+    for f in "$KIT"/tests/[0-9][0-9]-*/bugs/*--*.c "$KIT"/tests/kit/hostile/*.c; do
+        [ -f "$f" ] || continue
+        case "$f" in
+            */tests/kit/hostile/*)
+                target=$(sed -n 's/.*exercise: *\([^ ]*\/[^ ]*\).*/\1/p' "$f" | head -n 1)
+                c=${target%/*} e=${target#*/} ;;
+            *)
+                c=$(basename "$(dirname "$(dirname "$f")")")
+                e=$(basename "$f" .c)
+                e=${e%%--*} ;;
+        esac
+        if [ -n "${1:-}" ]; then case "$c" in "$1"|"$1"-*) ;; *) continue ;; esac; fi
+        expect=$(sed -n '1,3s/.*expect: *\([a-z|-]*\).*/\1/p' "$f" | head -n 1)
+        echo "$c--$(basename "$f" .c) $c $e ${expect:--} $f"
+    done
 }
 
 # Which build a pass runs, and with which flags.
@@ -114,13 +145,52 @@ kit_sum() {
         ! -path 'chapters/*/*.c' 2>/dev/null | sort | xargs cksum 2>/dev/null | cksum)
 }
 
-# The kit's objects for each build variant, and the report tool.
+# Where the kit's build outputs go (KB): the kit's build/ when this user may
+# write it, else the folder $1 (then nothing is kept between runs).
+kit_build_dir() {
+    if mkdir -p "$KIT/build/kit" 2>/dev/null && [ -w "$KIT/build/kit" ]; then echo "$KIT/build"; else echo "$1"; fi
+}
+
+# The kit's objects for each build variant and the report writer, built in one
+# place: the Makefile's `grader-tools` target, into $KB. Parallel graders take
+# turns on a lock, so only the first one after a change builds. Returns make's status.
 build_kit_objects() {
-    for v in func tsan asan; do
-        mkdir -p "$W/kit/$v"
-        # shellcheck disable=SC2046
-        $CC $KIT_CFLAGS $(variant_flags "$v") -c "$KIT/kit/wrap/tlwrap.c" -o "$W/kit/$v/tlwrap.o" &&
-        $CC $KIT_CFLAGS $(variant_flags "$v") -c "$KIT/kit/trace/trace.c" -o "$W/kit/$v/trace.o" || return 1
-    done
-    $CC $KIT_CFLAGS -O2 "$KIT"/kit/grade/report/*.c -o "$W/kit/tlreport" -lm
+    mkdir -p "$KB/kit" || return 1
+    flock "$KB/kit/.lock" make -s --no-print-directory -C "$KIT" BUILD="$KB" CC="$CC" grader-tools
+}
+
+# The object of test file $1 for variant $2 (chapter headers in folder $3),
+# compiled once and kept under $KB: it depends on the kit only, never on the
+# submission. Prints its path; compiler messages go to file $4. Returns 1 when
+# the test does not compile. Two graders may build the same object at once:
+# each writes a file of its own and renames it, so a reader never sees half.
+test_object() {
+    vf=$(variant_flags "$2")
+    key=$({ echo "$CC $KIT_CFLAGS $vf $KIT_INC"; $CC -dumpfullversion 2>/dev/null
+            cat "$1" "$3"/*.h "$KIT"/kit/check/*.h "$KIT"/kit/wrap/*.h "$KIT"/kit/wrap/*.def \
+                "$KIT"/kit/proto/* "$KIT"/kit/trace/*.h; } 2>/dev/null | cksum | tr ' ' '-')
+    obj=$KB/kit/obj/$2/tests/$(basename "$1" .c).$key.o
+    if [ ! -f "$obj" ]; then
+        mkdir -p "$(dirname "$obj")"
+        # shellcheck disable=SC2086
+        $CC $KIT_CFLAGS $vf -I"$3" $KIT_INC -c "$1" -o "$obj.$$" >"$4" 2>&1 || { rm -f "$obj.$$"; return 1; }
+        mv -f "$obj.$$" "$obj"
+    fi
+    echo "$obj"
+}
+
+# The names of the tests in the functional test object $1, space-separated, in
+# the order they run: the binary's own `--list`. The object is linked with the
+# kit alone (the submission's symbols left unresolved: --list never calls them),
+# so the names are known even when the submission does not compile. Cached
+# beside the object.
+test_names() {
+    if [ ! -f "$1.names" ]; then
+        # shellcheck disable=SC2086
+        $CC -no-pie "$1" "$KB/kit/obj/func/tlwrap.o" "$KB/kit/obj/func/trace.o" $WRAP_FLAGS $CHECK_LIBS \
+            -pthread -Wl,--unresolved-symbols=ignore-all -o "$1.lister.$$" 2>/dev/null &&
+            "$1.lister.$$" --list >"$1.names.$$" && mv -f "$1.names.$$" "$1.names"
+        rm -f "$1.lister.$$" "$1.names.$$"
+    fi
+    tr '\n' ' ' <"$1.names" 2>/dev/null
 }

@@ -10,10 +10,10 @@
 # This script only collects evidence; kit/grade/report/ judges it and writes every
 # output format, so judging has one home.
 #
-# usage: grade.sh [-s SUBMISSION] [-e CHAPTER/EXERCISE | -e CHAPTER] [-r RESULTS.json]
-#                 [-x EXTRA_TESTS] [-k] [-f FORMATS] [-P PASSES] [-b]
+# usage: grade.sh [-s DIR] [-e SEL] [-r FILE] [-x DIR] [-k] [-f LIST] [-P LIST] [-b]
 #   -s DIR   folder laid out like chapters/ (DIR/<chapter>/<exercise>.c); default: chapters/
-#   -e SEL   grade one exercise or one chapter; default: all
+#   -e SEL   grade one exercise or one chapter (CH, CH/EX, NN or NN/EX; several
+#            space-separated); default: all
 #   -r FILE  Gradescope results.json to write (default results/results.json)
 #   -x DIR   instructor's extra tests: DIR/<chapter>/test_<exercise>*.c (hidden tests)
 #   -k       keep the work folder (printed)
@@ -21,26 +21,82 @@
 #   -P LIST  run only these passes (e.g. "func tsan" for a quick progress check)
 #   -b       brief: the table and one line of advice per exercise
 # Environment: CHAOS_SEED (fixed chaos seed), TL_INPUT_SEED (fixed test inputs),
-# JOBS (parallel exercises, default nproc), TL_QUIET=1 (no table on stdout).
+# JOBS (parallel exercises, default nproc), TL_QUIET=1 (no table on stdout),
+# TL_SUMMARY=FILE (one line per exercise, for the self-test and soak).
+#
+# The kit's objects and tools are built once, by the Makefile (`make tools`,
+# under a lock so that parallel graders take turns); each test file is compiled
+# once per build variant and kept in build/kit/obj/<variant>/tests/ (it depends
+# on the kit only). Per exercise, only the submission is compiled and linked.
 set -u
 KIT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$KIT/kit/cmd/common.sh"
 
+USAGE="usage: grade.sh [-s DIR] [-e CH/EX] [-r FILE] [-x DIR] [-k] [-f tap,junit,autolab,classroom] [-P PASSES] [-b]"
+
 # ---------------------------------------------------------------- one exercise
-# Runs in a child (xargs) with the settings in the environment.
+# Runs in a child (xargs) with the settings in the environment. Each step leaves
+# its evidence in $B (meta, compile.log, run/<file>.<pass>/); a step that fails
+# ends the exercise with compile=<why> in meta.
 grade_one() {
     ch=$1 ex=$2
     B=$W/$ch/$ex
     mkdir -p "$B/inc" "$B/obj" "$B/run"
-    # shellcheck disable=SC1090
+    start=$(now_ms)
+    cp "$KIT/chapters/$ch/"*.h "$B/inc/" 2>/dev/null
+    read_exercise
+    if build_tests && write_meta && copy_sources && build_variants; then
+        echo "compile=ok" >>"$B/meta"
+        run_passes
+    fi
+    echo "ms=$(( $(now_ms) - start ))" >>"$B/meta"
+}
+
+# The exercise's settings from its .ex file (title points passes book deps), the
+# passes cut down to those -P names; the build variants they need.
+read_exercise() {
     title="" points=10 passes="func chaos pinned tsan" book="" deps=""
+    # shellcheck disable=SC1090
     . "$(ex_file "$ch" "$ex")"
-    if [ -n "${ONLY_PASSES:-}" ]; then # -P: the passes both lists name
+    if [ -n "${ONLY_PASSES:-}" ]; then
         keep=""
         for p in $passes; do case " $ONLY_PASSES " in *" $p "*) keep="$keep $p" ;; esac; done
         passes=${keep# }
     fi
-    start=$(now_ms)
+    variants="func" # the functional build always: it lists the tests
+    for p in $passes; do
+        v=$(variant_of "$p")
+        case " $variants " in *" $v "*) ;; *) variants="$variants $v" ;; esac
+    done
+}
+
+# Compile (or take from the cache) each test file for each variant, and learn its
+# test names from the binary. A test that does not compile against the kit's
+# header is the kit's fault, shown in compile.log. Writes $B/files (file.<k> lines).
+build_tests() {
+    kit_ok=0 k=0
+    for t in $(test_files "$ch" "$ex"); do
+        k=$((k + 1))
+        for v in $variants; do
+            mkdir -p "$B/obj/$v"
+            o=$(test_object "$t" "$v" "$KIT/chapters/$ch" "$B/testbuild.log") || {
+                cat "$B/testbuild.log" >>"$B/compile.log"
+                kit_ok=1
+                continue
+            }
+            ln -sf "$o" "$B/obj/$v/test$k.o"
+        done
+        names=""
+        [ -e "$B/obj/func/test$k.o" ] && names=$(test_names "$(readlink "$B/obj/func/test$k.o")")
+        hidden=1 # anything but the kit's own test file is the instructor's
+        [ "$t" = "$KIT/tests/$ch/test_$ex.c" ] && hidden=0
+        echo "file.$k=$(basename "$t") $hidden $names" >>"$B/files"
+    done
+    return 0
+}
+
+# meta: what the report needs to know about the exercise before any verdict.
+write_meta() {
     {
         echo "chapter=$ch"
         echo "exercise=$ex"
@@ -49,25 +105,20 @@ grade_one() {
         echo "passes=$passes"
         echo "book=$book"
         echo "hints=chapters/$ch/HINTS.md#$ex"
-        k=0
-        for t in $(test_files "$ch" "$ex"); do
-            k=$((k + 1))
-            hidden=1 # anything but the kit's own test file is the instructor's
-            [ "$t" = "$KIT/tests/$ch/test_$ex.c" ] && hidden=0
-            echo "file.$k=$(basename "$t") $hidden $(test_names "$t")"
-        done
+        cat "$B/files" 2>/dev/null
     } >"$B/meta"
-    cp "$KIT/chapters/$ch/"*.h "$B/inc/" 2>/dev/null
+    return 0
+}
 
-    # The submitted sources: the exercise and the exercises it builds on.
+# Copy the submitted sources (the exercise and the exercises it builds on) into
+# $B; sets srcs. A file not submitted is compile=missing, missing=<ch>/<file>.c.
+copy_sources() {
     srcs=""
     for unit in $ex $deps; do
         f=$SUB/$ch/$unit.c
         if [ ! -f "$f" ]; then
-            printf 'missing file: %s/%s.c was not in the submission\n' "$ch" "$unit" >"$B/compile.log"
-            echo "compile=failed" >>"$B/meta"
-            finish_one
-            return
+            printf 'compile=missing\nmissing=%s/%s.c\n' "$ch" "$unit" >>"$B/meta"
+            return 1
         fi
         cp "$f" "$B/$unit.c"
         srcs="$srcs $unit"
@@ -76,120 +127,135 @@ grade_one() {
             echo "untouched=1" >>"$B/meta"
         fi
     done
+    return 0
+}
 
-    # Build each variant the passes need: the learner's code with the learner's
-    # warnings, the tests and kit with the kit's.
-    variants=""
-    for p in $passes; do
-        v=$(variant_of "$p")
-        case " $variants " in *" $v "*) ;; *) variants="$variants $v" ;; esac
-    done
+# Build each variant, all at once (they are independent): the learner's code with
+# the learner's warnings (never fatal), refused when it reaches into the grader,
+# then linked with the cached test objects and the kit's objects. Returns 1
+# (meta says why, compile.log shows the first failing variant's messages) on failure.
+build_variants() {
+    if [ "$kit_ok" != 0 ]; then
+        echo "compile=failed" >>"$B/meta"
+        return 1
+    fi
+    for v in $variants; do build_variant "$v" & done
+    wait
+    [ "$(cat "$B/obj/func/status")" = failed ] || cat "$B/compile.func.log" >"$B/warnings.log" 2>/dev/null
     for v in $variants; do
-        vf=$(variant_flags "$v")
-        mkdir -p "$B/obj/$v"
-        objs=""
-        for unit in $srcs; do
-            # shellcheck disable=SC2086
-            if ! $CC $LEARNER_CFLAGS $vf -I"$B/inc" -c "$B/$unit.c" -o "$B/obj/$v/$unit.o" \
-                    >>"$B/compile.$v.log" 2>&1; then
-                cp "$B/compile.$v.log" "$B/compile.log"
-                echo "compile=failed" >>"$B/meta"
-                finish_one
-                return
-            fi
-            objs="$objs $B/obj/$v/$unit.o"
-        done
-        [ "$v" = func ] && cat "$B/compile.func.log" >"$B/warnings.log" 2>/dev/null
-        # Sanitizer builds add constructors of their own: judge the plain build only.
-        # shellcheck disable=SC2086
-        if [ "$v" = func ] && ! check_object $objs >"$B/cheat.log"; then
-            echo "compile=cheat" >>"$B/meta"
-            finish_one
-            return
-        fi
-        k=0
-        for t in $(test_files "$ch" "$ex"); do
-            k=$((k + 1))
-            # shellcheck disable=SC2086
-            if ! $CC $KIT_CFLAGS $vf -I"$B/inc" $KIT_INC -c "$t" -o "$B/obj/$v/test$k.o" \
-                    >"$B/testbuild.log" 2>&1 ||
-               ! $CC $vf $objs "$B/obj/$v/test$k.o" "$W/kit/$v/tlwrap.o" "$W/kit/$v/trace.o" \
-                    $WRAP_FLAGS $CHECK_LIBS -pthread -o "$B/obj/$v/test$k" >>"$B/compile.log" 2>&1; then
-                # A link error is the learner's (a missing or clashing function);
-                # a test that does not compile against the kit's header is the kit's.
-                [ -s "$B/testbuild.log" ] && cat "$B/testbuild.log" >>"$B/compile.log"
-                echo "compile=failed" >>"$B/meta"
-                finish_one
-                return
-            fi
-        done
+        st=$(cat "$B/obj/$v/status" 2>/dev/null || echo failed)
+        [ "$st" = ok ] && continue
+        cat "$B/compile.$v.log" >>"$B/compile.log" 2>/dev/null
+        echo "compile=$st" >>"$B/meta"
+        return 1
     done
-    echo "compile=ok" >>"$B/meta"
+    return 0
+}
 
-    # Run every pass of every test file.
+# One variant $1 of the exercise into $B/obj/$1/; writes ok, failed or cheat
+# into $B/obj/$1/status and the compiler's and linker's messages into
+# $B/compile.$1.log.
+build_variant() {
+    v=$1 vf=$(variant_flags "$1") objs="" log=$B/compile.$1.log
+    echo failed >"$B/obj/$v/status"
+    for unit in $srcs; do
+        # shellcheck disable=SC2086
+        $CC $LEARNER_CFLAGS $vf -I"$B/inc" -c "$B/$unit.c" -o "$B/obj/$v/$unit.o" >>"$log" 2>&1 || return
+        objs="$objs $B/obj/$v/$unit.o"
+    done
+    # Sanitizer builds add constructors of their own: judge the plain build only.
+    # shellcheck disable=SC2086
+    if [ "$v" = func ] && ! check_object $objs >"$B/cheat.log"; then
+        echo cheat >"$B/obj/$v/status"
+        return
+    fi
+    k=0
+    for _t in $(test_files "$ch" "$ex"); do
+        k=$((k + 1))
+        # A link error is the learner's (a missing or clashing function).
+        # shellcheck disable=SC2086
+        $CC $vf $objs "$B/obj/$v/test$k.o" "$KB/kit/obj/$v/tlwrap.o" "$KB/kit/obj/$v/trace.o" \
+            $WRAP_FLAGS $CHECK_LIBS -pthread -o "$B/obj/$v/test$k" >>"$log" 2>&1 || return
+    done
+    echo ok >"$B/obj/$v/status"
+}
+
+# Run every pass of every test file, each in the sandbox with a channel and a
+# nonce of its own; the pass's wall time goes into its info as ms=.
+run_passes() {
     seed=${CHAOS_SEED:-$(rand_u31)}
     iseed=${TL_INPUT_SEED:-$(rand_u31)}
     echo "chaos_seed=$seed" >>"$B/meta"
     echo "input_seed=$iseed" >>"$B/meta"
     k=0
-    for t in $(test_files "$ch" "$ex"); do
+    for _t in $(test_files "$ch" "$ex"); do
         k=$((k + 1))
-        ntests=$(test_names "$t" | wc -w)
         for p in $passes; do
-            v=$(variant_of "$p")
-            R=$B/run/$k.$p
-            mkdir -p "$R/scratch"
-            chmod 1777 "$R/scratch"
-            nonce=$(rand_hex)
-            : >"$R/secret"
-            chmod 600 "$R/secret"
-            # The chaos and pinned passes rerun the functional binary: after it hung,
-            # they would only hang again, a whole timeout each.
-            if [ "$p" = chaos ] || [ "$p" = pinned ]; then
-                if grep -q "^HUNG " "$B/run/$k.func/secret" 2>/dev/null; then
-                    mkdir -p "$R"
-                    echo "not run: the functional pass already hung" >"$R/skipped"
-                    continue
-                fi
-            fi
-            mult=1 san=0 pre="" cs=0
-            case $p in
-                tsan) mult=3 san=1 ;;
-                asan) mult=2 san=1 ;;
-                pinned) pre="taskset -c 0" ;;
-                chaos) cs=$seed mult=2 ;; # the injected sleeps slow every test down
-            esac
-            {
-                echo "pass=$p"
-                echo "file=$k"
-                echo "nonce=$nonce"
-                echo "bin=$B/obj/$v/test$k"
-            } >"$R/info"
-            wall=$(( (ntests * 5 + 10) * mult ))
-            (
-                cd "$R/scratch" || exit 1
-                # shellcheck disable=SC2086
-                env -i PATH="$PATH" HOME="$R/scratch" TMPDIR="$R/scratch" LANG=C \
-                    TL_GRADER="3:$nonce" TL_INPUT_SEED="$iseed" TL_TIMEOUT=4 \
-                    CK_TIMEOUT_MULTIPLIER="$mult" CK_DEFAULT_TIMEOUT=4 \
-                    CHAOS_SEED="$cs" \
-                    TSAN_OPTIONS="halt_on_error=1 exitcode=$(tl_exit_code TSAN) second_deadlock_stack=1 report_thread_leaks=1 atexit_sleep_ms=0 log_path=$R/scratch/tsan" \
-                    ASAN_OPTIONS="detect_leaks=1 exitcode=$(tl_exit_code ASAN) log_path=$R/scratch/asan" \
-                    LSAN_OPTIONS="exitcode=$(tl_exit_code ASAN)" UBSAN_OPTIONS="halt_on_error=1 exitcode=$(tl_exit_code UBSAN) print_stacktrace=1 log_path=$R/scratch/ubsan" \
-                    TL_PROTECTIONS="$R/protections" TL_GDB="$(command -v gdb)" \
-                    "$KIT/kit/grade/sandbox.sh" "$R/out" "$R/rc" "$wall" "$MEM_MB" "$san" -- \
-                    $pre "$B/obj/$v/test$k" 3>>"$R/secret"
-            )
+            run_pass "$k" "$p"
         done
     done
-    finish_one
 }
 
-finish_one() {
-    echo "ms=$(( $(now_ms) - start ))" >>"$B/meta"
+# One pass $2 of test file $1, into $B/run/$1.$2/.
+run_pass() {
+    k=$1 p=$2
+    v=$(variant_of "$p")
+    R=$B/run/$k.$p
+    mkdir -p "$R/scratch"
+    # The chaos and pinned passes rerun the functional binary: after it hung,
+    # they would only hang again, a whole timeout each.
+    if { [ "$p" = chaos ] || [ "$p" = pinned ]; } && grep -q "^HUNG " "$B/run/$k.func/secret" 2>/dev/null; then
+        echo "not run: the functional pass already hung" >"$R/skipped"
+        return
+    fi
+    chmod 1777 "$R/scratch"
+    nonce=$(rand_hex)
+    : >"$R/secret"
+    chmod 600 "$R/secret"
+    mult=1 san=0 pre="" cs=0
+    case $p in
+        tsan) mult=3 san=1 ;;
+        asan) mult=2 san=1 ;;
+        pinned) pre="taskset -c 0" ;;
+        chaos) cs=$seed mult=2 ;; # the injected sleeps slow every test down
+    esac
+    # Every timeout (Check's, the watchdog's, the tests' bounded waits, the grace
+    # for stray processes) scales with CK_TIMEOUT_MULTIPLIER: the pass's own
+    # slowness times the machine's load now.
+    mult=$((mult * $(load_factor)))
+    # Check's timeout ends each hung test (the watchdog a little before it), and
+    # after a hang the rest are not run; so the wall clock only stops a runner
+    # that cannot report at all. It allows every test its whole timeout, twice
+    # over, and the runner's grace for stray processes: load never reaches it.
+    ntests=$(sed -n "s/^file\.$k=//p" "$B/files" | cut -d' ' -f3- | wc -w)
+    wall=$(( (ntests * TEST_TIMEOUT * 2 + 30) * mult ))
+    {
+        echo "pass=$p"
+        echo "file=$k"
+        echo "nonce=$nonce"
+        echo "bin=$B/obj/$v/test$k"
+        echo "timeout_scale=$mult"
+    } >"$R/info"
+    t0=$(now_ms)
+    (
+        cd "$R/scratch" || exit 1
+        # shellcheck disable=SC2086
+        env -i PATH="$PATH" HOME="$R/scratch" TMPDIR="$R/scratch" LANG=C \
+            TL_GRADER="3:$nonce" TL_INPUT_SEED="$iseed" TL_TIMEOUT="$TEST_TIMEOUT" \
+            CK_TIMEOUT_MULTIPLIER="$mult" CK_DEFAULT_TIMEOUT="$TEST_TIMEOUT" \
+            CHAOS_SEED="$cs" \
+            TSAN_OPTIONS="halt_on_error=1 exitcode=$(tl_exit_code TSAN) second_deadlock_stack=1 report_thread_leaks=1 atexit_sleep_ms=0 log_path=$R/scratch/tsan" \
+            ASAN_OPTIONS="detect_leaks=1 exitcode=$(tl_exit_code ASAN) log_path=$R/scratch/asan" \
+            LSAN_OPTIONS="exitcode=$(tl_exit_code ASAN)" UBSAN_OPTIONS="halt_on_error=1 exitcode=$(tl_exit_code UBSAN) print_stacktrace=1 log_path=$R/scratch/ubsan" \
+            TL_PROTECTIONS="$R/protections" TL_GDB="$(command -v gdb)" \
+            "$KIT/kit/grade/sandbox.sh" "$R/out" "$R/rc" "$wall" "$MEM_MB" "$san" -- \
+            $pre "$B/obj/$v/test$k" 3>>"$R/secret"
+    )
+    echo "ms=$(( $(now_ms) - t0 ))" >>"$R/info"
 }
 
 # ------------------------------------------------------------------ main
+TEST_TIMEOUT=4 # seconds per test before the pass's multiplier (Check's default timeout)
 if [ "${1:-}" = "--one" ]; then
     grade_one "$2" "$3"
     exit 0
@@ -207,14 +273,15 @@ while getopts s:e:r:x:kf:P:b opt; do
         f) FORMATS=$OPTARG ;;
         P) ONLY_PASSES=$OPTARG ;;
         b) BRIEF=-b ;;
-        *) die "usage: grade.sh [-s DIR] [-e CH/EX] [-r FILE] [-x DIR] [-k] [-f tap,junit,autolab,classroom]" ;;
+        *) die "$USAGE" ;;
     esac
 done
 need_tools
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/threadlab-grade.XXXXXX") || die "cannot make a work folder"
 chmod 755 "$W"
-export W SUB EXTRA KIT ONLY_PASSES
+KB=$(kit_build_dir "$W/build")
+export W SUB EXTRA KIT ONLY_PASSES KB
 [ "$KEEP" = 1 ] || trap 'rm -rf "$W"' EXIT
 trap 'exit 130' INT TERM
 
@@ -223,11 +290,12 @@ exercises=$(list_exercises "$SEL")
 
 start_all=$(now_ms)
 # The submission could only change the kit if it runs as a user who may write it:
-# as root the sandbox drops to nobody, and then there is nothing to compare (and
-# someone editing the kit beside a grader is no cheat of the submission's).
+# as root the sandbox drops to a uid of its own, and then there is nothing to
+# compare (and someone editing the kit beside a grader is no cheat of the submission's).
 sum_kit=1
+probe=$(( ${TL_UID_BASE:-1600000000} + $$ ))
 if [ "$(id -u)" = 0 ] && [ "${TL_NO_SANDBOX:-0}" != 1 ] &&
-   setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null &&
+   setpriv --reuid="$probe" --regid="$probe" --clear-groups true 2>/dev/null &&
    [ -z "$(find "$KIT/kit" "$KIT/tests" -perm -o+w ! -type l 2>/dev/null | head -n 1)" ]; then
     sum_kit=0
 fi
@@ -241,7 +309,7 @@ fi
 echo "ms=$(( $(now_ms) - start_all ))" >"$W/total"
 
 mkdir -p "$(dirname "$RESULTS")"
-"$W/kit/tlreport" -w "$W" -k "$KIT" -j "$RESULTS" ${FORMATS:+-f "$FORMATS"} ${TL_QUIET:+-q} $BRIEF \
+"$KB/kit/tlreport" -w "$W" -k "$KIT" -j "$RESULTS" ${FORMATS:+-f "$FORMATS"} ${TL_QUIET:+-q} $BRIEF \
     ${TL_SUMMARY:+-s "$TL_SUMMARY"}
 rc=$?
 [ "$KEEP" = 1 ] && echo "work folder kept: $W"

@@ -1,7 +1,8 @@
-/* expect: cheat|crash|hang|wrong-result */
+/* expect: cheat|crash|hang|wrong-result|not-parallel|error-path */
 /* exercise: 01-fork-join/sum */
 /*
- * Hostile: a fork bomb. Process limits must stop it and nothing may survive.
+ * Hostile: a fork bomb. Process limits must stop it and nothing may survive; with its
+ * processes capped by the run's own pids cgroup, the sum then cannot start its threads.
  */
 #define _GNU_SOURCE
 #include "sum.h"
