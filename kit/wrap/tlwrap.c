@@ -137,7 +137,7 @@ struct slot {
     /* Activity of the slot's threads, written by the occupant only, never reset
      * (a window takes differences): see note_call() and tl_activity_begin(). */
     atomic_long n_calls, n_yields, n_trylocks, n_timeouts;
-    char name[64];            /* written before used is published... see slot_claim() */
+    atomic_char name[64];     /* per-byte atomics: a reused slot is renamed while a dump may read it */
 };
 static struct slot slots[NSLOTS];
 static _Thread_local int my_slot = -1;
@@ -154,7 +154,10 @@ static int slot_claim(const char *name)
                                                     memory_order_acquire,
                                                     memory_order_relaxed)) {
             /* used == 2: claimed but not readable yet; dumps skip it. */
-            snprintf(slots[i].name, sizeof slots[i].name, "%s", name);
+            size_t k = 0;
+            for (; k + 1 < sizeof slots[i].name && name[k] != '\0'; k++)
+                atomic_store_explicit(&slots[i].name[k], name[k], memory_order_relaxed);
+            atomic_store_explicit(&slots[i].name[k], '\0', memory_order_relaxed);
             atomic_store_explicit(&slots[i].state, TL_ST_RUN, memory_order_relaxed);
             atomic_store_explicit(&slots[i].obj, 0, memory_order_relaxed);
             atomic_store_explicit(&slots[i].where, 0, memory_order_relaxed);
@@ -167,6 +170,19 @@ static int slot_claim(const char *name)
         }
     }
     return -1;
+}
+
+/* Copy a slot's name into out (n bytes). A slot being renamed for a new thread
+ * may give a mix of the two names; never a data race, and always terminated. */
+static void slot_name(int i, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; k + 1 < n && k < sizeof slots[i].name; k++) {
+        out[k] = atomic_load_explicit(&slots[i].name[k], memory_order_relaxed);
+        if (out[k] == '\0')
+            return;
+    }
+    out[k] = '\0';
 }
 
 static void slot_release(int i)
@@ -1066,7 +1082,9 @@ struct tl_activity tl_activity_end(void)
         if (cpu > a.cpu_us || (cpu == a.cpu_us && calls > best_calls && (calls > 0 || cpu > 0))) {
             a.cpu_us = cpu;
             best_calls = calls;
-            activity_name(a.busiest, sizeof a.busiest, sl->name);
+            char nm[64];
+            slot_name(i, nm, sizeof nm);
+            activity_name(a.busiest, sizeof a.busiest, nm);
         }
     }
     return a;
@@ -1107,10 +1125,12 @@ void tl_waitfor_dump(int fd, const char *tag)
         Dl_info info;
         if (where != 0 && dladdr((void *)where, &info) && info.dli_fbase != NULL)
             off = where - 1 - (uintptr_t)info.dli_fbase; /* -1: the call, not the return */
+        char nm[64];
+        slot_name(i, nm, sizeof nm);
         int n = snprintf(line, sizeof line, "%s %s T %d %s %#lx %#lx %#lx %d %s\n", tl_tag_name[TL_TAG_HANG], tag, i,
                          tl_state_word[st < 0 || st >= TL_ST_COUNT ? 0 : st], (unsigned long)obj,
                          (unsigned long)obj2, (unsigned long)off,
-                         atomic_load_explicit(&slots[i].tid, memory_order_relaxed), slots[i].name);
+                         atomic_load_explicit(&slots[i].tid, memory_order_relaxed), nm);
         if (n > 0 && write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
             return;
     }
