@@ -18,7 +18,10 @@
  *    frees it. With --early-release the parent drops its own reference right
  *    after forking, and the last child to finish frees the table.
  * An error stops only its own worklist; the parent joins every thread and
- * only then reports the first error (in worker order).
+ * only then reports the first error (in worker order). A thread that cannot
+ * be started (pthread_create returns EAGAIN, say) stops the fork: its
+ * worklist is still the parent's to free, and the threads already started
+ * are joined like the others.
  *
  * Run: ./forkjoin [--threads K] [--fail I] [--early-release]
  *   --fail I  deletes file I before the workers start, so opening it fails.
@@ -40,10 +43,23 @@
 #define NFILES 24
 #define WORDS_PER_FILE 3000
 
+/* Prints what failed and why (rc is a pthread error number, not errno); never returns. */
 static void die_rc(int rc, const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, strerror(rc));
     abort();
+}
+
+/* Returns what thread t returned; blocks until t has finished. Joining a thread
+ * this program started, once, fails only through a bug here, so it aborts. A
+ * failed pthread_create, by contrast, is an outcome main() handles. */
+static void *thread_join(pthread_t t)
+{
+    void *ret;
+    int rc = pthread_join(t, &ret);
+    if (rc != 0)
+        die_rc(rc, "pthread_join");
+    return ret;
 }
 
 /* Word number i, spelled with three syllables ("kalomi"). */
@@ -233,20 +249,29 @@ int main(int argc, char **argv)
         die_rc(ENOMEM, "glossary_build");
 
     /* snippet: fork */
-    /* Fork: one contiguous worklist per thread; the first NFILES % nthreads get one file more. */
+    /* Fork: one contiguous worklist per thread; the first NFILES % nthreads get one file more.
+     * If a thread cannot be started, fork no more; the ones already started are joined below. */
     pthread_t tids[NFILES];
+    int started = 0, err = 0;
     size_t at = 0;
-    for (int t = 0; t < nthreads; t++) {
-        size_t n = (size_t)(NFILES / nthreads + (t < NFILES % nthreads));
+    for (; started < nthreads; started++) {
+        size_t n = (size_t)(NFILES / nthreads + (started < NFILES % nthreads));
         struct worklist *wl = malloc(sizeof *wl);
-        if (wl == NULL)
-            die_rc(ENOMEM, "malloc");
-        *wl = (struct worklist){t + 1, paths + at, n, glossary_retain(glossary)};
+        if (wl == NULL) {
+            err = ENOMEM;
+            break;
+        }
+        *wl = (struct worklist){started + 1, paths + at, n, glossary_retain(glossary)};
         at += n;
-        int rc = pthread_create(&tids[t], NULL, process_files, wl); /* wl is the child's now */
-        if (rc != 0)
-            die_rc(rc, "pthread_create");
+        err = pthread_create(&tids[started], NULL, process_files, wl); /* wl is the child's now */
+        if (err != 0) {
+            glossary_release(wl->glossary); /* no thread started: wl is still ours */
+            free(wl);
+            break;
+        }
     }
+    if (err != 0)
+        fprintf(stderr, "could not start worker %d: %s\n", started + 1, strerror(err));
     if (early) {
         tl_trace_mark("drop my glossary reference");
         if (glossary_release(glossary))
@@ -256,14 +281,9 @@ int main(int argc, char **argv)
 
     /* snippet: join */
     /* Join all of them; an error is remembered, never a reason to stop joining. */
-    int err = 0;
     const char *err_path = NULL;
-    for (int t = 0; t < nthreads; t++) {
-        void *ret;
-        int rc = pthread_join(tids[t], &ret);
-        if (rc != 0)
-            die_rc(rc, "pthread_join");
-        struct result *r = ret;
+    for (int t = 0; t < started; t++) {
+        struct result *r = thread_join(tids[t]);
         if (r == NULL) {
             err = err ? err : ENOMEM;
             continue;
@@ -282,7 +302,7 @@ int main(int argc, char **argv)
     /* end snippet: join */
 
     if (err != 0)
-        printf("first error: %s: %s\n", err_path ? err_path : "(no memory)", strerror(err));
+        printf("first error: %s%s%s\n", err_path ? err_path : "", err_path ? ": " : "", strerror(err));
     else
         printf("all %d files processed by %d threads\n", NFILES, nthreads);
     for (int i = 0; i < NFILES; i++)

@@ -41,11 +41,16 @@ int joinall_run(size_t n, joinall_job_fn job, long values[], size_t *failed)
     /* TODO:
      * 1. n == 0: return 0. Check the arguments (EINVAL).
      * 2. Fork: for each i, malloc a task, pthread_create a thread for it.
-     *    If pthread_create fails, the task is still yours to free.
+     *    If malloc or pthread_create fails, remember the error (ENOMEM, or
+     *    what pthread_create returned) and stop forking; if it was
+     *    pthread_create, the task is still yours to free. Then go on to 3
+     *    anyway: the threads already started must be joined.
      * 3. Join: pthread_join every thread you started, in index order, with a
      *    void* to receive its outcome. Store values[i]; remember the first
      *    error and its index; free the outcome. Do not stop at an error.
-     * 4. Free the rest; store *failed if there was an error; return it.
+     * 4. Free the rest. A failed malloc or pthread_create in step 2 is the
+     *    error to return; otherwise store *failed if a job failed and return
+     *    that job's error (or 0).
      */
     (void)n;
     (void)job;

@@ -32,9 +32,11 @@ typedef int (*joinall_job_fn)(size_t index, long *value);
  * Returns 0 when every job succeeded; otherwise the error number of the
  * failed job with the smallest index, whose index it stores in *failed
  * (when failed is not NULL; *failed is left alone on success). Returns
- * EINVAL when job or values is NULL (n > 0), or the error number of a failed
- * pthread_create or malloc, after joining the threads already started.
- * Blocks until all the threads it created have been joined. */
+ * EINVAL when job or values is NULL (n > 0). When a pthread_create or a
+ * malloc fails, returns its error number (EAGAIN, ENOMEM), without starting
+ * more threads, and only after joining every thread already started and
+ * freeing everything it allocated (each task and each outcome).
+ * Blocks until all the threads it created have been joined (never detach them). */
 int joinall_run(size_t n, joinall_job_fn job, long values[], size_t *failed);
 
 #endif /* JOINALL_H */

@@ -36,11 +36,15 @@ int sum_parallel(const long *a, size_t n, int nthreads, sum_chunk_fn chunk, long
     /* TODO:
      * 1. Check the arguments (EINVAL) and compute k = min(nthreads, n);
      *    n == 0 means *out = 0 and no thread at all.
-     * 2. Allocate k jobs and k pthread_t.
+     * 2. Allocate k jobs and k pthread_t (ENOMEM if that fails, after freeing
+     *    whichever of the two you did get).
      * 3. Fork: fill in job i (the first n % k chunks get one element more)
-     *    and pthread_create a thread for it. Do not join in this loop.
+     *    and pthread_create a thread for it. Do not join in this loop. If a
+     *    pthread_create fails, remember its error and stop creating - but do
+     *    not return yet: the threads already started still use their jobs.
      * 4. Join: pthread_join every thread you started, then add its partial.
-     * 5. Free what you allocated, store the total, return 0.
+     * 5. Free what you allocated. On success store the total and return 0;
+     *    after a failed pthread_create store nothing and return its error.
      */
     (void)a;
     (void)n;

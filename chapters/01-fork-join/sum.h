@@ -27,10 +27,12 @@ typedef long (*sum_chunk_fn)(const long *a, size_t lo, size_t hi);
  * most one; creates exactly k threads; each of them calls chunk(a, lo, hi)
  * once, for its own chunk (the calling thread calls chunk() never); joins
  * all k before returning. n == 0 creates no thread and stores 0.
- * Returns 0; EINVAL when nthreads < 1 or chunk or out is NULL (nothing
- * stored); or the error number of a failed pthread_create, after joining the
- * threads already started (nothing stored).
- * Blocks until every thread it created has been joined. */
+ * Returns 0; EINVAL when nthreads < 1 or chunk or out is NULL; ENOMEM when
+ * an allocation fails; or the error number of a failed pthread_create (EAGAIN,
+ * say), without creating more threads. On every error nothing is stored in
+ * *out and nothing stays allocated, and the error is returned only after every
+ * thread already started has been joined.
+ * Blocks until every thread it created has been joined (never detach them). */
 int sum_parallel(const long *a, size_t n, int nthreads, sum_chunk_fn chunk, long *out);
 
 #endif /* SUM_H */

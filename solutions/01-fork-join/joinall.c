@@ -34,6 +34,7 @@ struct joinall_outcome {
     int err; /* 0, or the job's error number */
 };
 
+/* Prints what failed and why (rc is an error number: pthreads leave errno alone); never returns. */
 static void die_rc(int rc, const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, strerror(rc));

@@ -10,7 +10,10 @@
  * `holders` must be zero - if not, it was freed while still in use. The
  * holders counter is relaxed on purpose: a stronger order would synchronize
  * the threads for the learner's code and hide a missing release/acquire
- * from ThreadSanitizer. Use after free itself is caught by the asan pass.
+ * from ThreadSanitizer. Use after free itself is caught by the asan pass; a
+ * glossary never freed (a leak) or freed twice is seen by counting on_free
+ * calls, in every pass. glossary_create's own error path is run by making
+ * each of its allocations fail in turn (tl_fault_nth).
  */
 #define _GNU_SOURCE
 #include "tlcheck.h"
@@ -66,7 +69,7 @@ static glossary *make_glossary(uint64_t *rng, size_t n)
     atomic_store(&early, 0);
     atomic_store(&bad_ctx, 0);
     glossary *g = glossary_create(words, defs, n, on_free, &probe_ctx);
-    ck_assert_msg(g != NULL, "[" TL_WRONG "] glossary_create returned NULL");
+    tl_assert(g != NULL, TL_WRONG, "glossary_create(%zu words) returned NULL (errno %d)", n, errno);
     return g;
 }
 
@@ -95,17 +98,25 @@ static int lookups(const glossary *g, size_t n, uint64_t *rng, int m)
             wrong++;
         if (glossary_lookup(g, "no-such-word") != NULL)
             wrong++;
+        if (glossary_size(g) != n)
+            wrong++;
     }
     return wrong;
 }
 
+/* Fails unless the glossary was freed exactly once, by the last release. */
 static void check_freed_once(const char *when)
 {
     tl_assert(atomic_load(&early) == 0, TL_MEMORY,
-              "%s: the glossary was freed while references were still held", when);
-    tl_assert(atomic_load(&frees) == 1, TL_WRONG,
-              "%s: on_free was called %d times, expected exactly once (by the last release)", when,
-              atomic_load(&frees));
+              "%s: the glossary was freed while references were still held (early free: the "
+              "owners left used freed memory)", when);
+    tl_assert(atomic_load(&frees) != 0, TL_MEMORY,
+              "%s: the glossary was never freed (a leak): the release that drops the last "
+              "reference must call on_free and free it (that release is the one whose "
+              "atomic_fetch_sub returns 1, the value before the subtraction)", when);
+    tl_assert(atomic_load(&frees) == 1, TL_MEMORY,
+              "%s: on_free was called %d times (the glossary was freed more than once), expected "
+              "exactly once, by the last release", when, atomic_load(&frees));
     tl_assert(atomic_load(&bad_ctx) == 0, TL_WRONG, "%s: on_free got the wrong ctx", when);
 }
 
@@ -198,7 +209,7 @@ static void share(glossary *g, size_t n, int nthreads, int pairs, uint64_t *rng,
 TL_TEST(last_thread_frees)
 {
     uint64_t rng = tl_input_seed() ^ 0x9999;
-    for (int round = 0; round < 40; round++) {
+    for (int round = 0; round < 20; round++) {
         size_t n = 16 + tl_rand(&rng) % 64;
         glossary *g = make_glossary(&rng, n);
         share(g, n, 2 + (int)(tl_rand(&rng) % 7), 10, &rng, true);
@@ -218,10 +229,55 @@ TL_TEST(many_owners_churn_the_count)
     check_freed_once("after 8 threads did 1000 retain/release pairs each");
 }
 
+TL_TEST(create_fails_cleanly)
+{
+    uint64_t rng = tl_input_seed() ^ 0xbbbb;
+    for (long nth = 1; nth <= 5; nth++) {
+        size_t n = 5 + tl_rand(&rng) % 50;
+        make_words(&rng, n);
+        atomic_store(&holders, 1);
+        atomic_store(&frees, 0);
+        atomic_store(&early, 0);
+        atomic_store(&bad_ctx, 0);
+        tl_counts_reset();
+        errno = 0;
+        tl_fault_nth(TL_FAULT_MALLOC, nth, ENOMEM);
+        glossary *g = glossary_create(words, defs, n, on_free, &probe_ctx);
+        int err = errno;
+        bool fired = tl_fault_fired(TL_FAULT_MALLOC);
+        tl_fault_nth(TL_FAULT_MALLOC, 0, 0);
+        struct tl_counts c;
+        tl_counts_get(&c);
+        if (!fired) { /* glossary_create makes fewer allocations: then it must work */
+            tl_assert(g != NULL, TL_WRONG, "glossary_create(%zu words) returned NULL (errno %d)",
+                      n, err);
+            give_up(g);
+            check_freed_once("after a create that worked, and its release");
+            continue;
+        }
+        tl_assert(g == NULL, TL_ERROR_PATH,
+                  "with its allocation number %ld failing, glossary_create returned a glossary "
+                  "instead of NULL (glossary.h)", nth);
+        tl_assert(err == ENOMEM, TL_ERROR_PATH,
+                  "with its allocation number %ld failing, glossary_create returned NULL but left "
+                  "errno = %d, expected ENOMEM (glossary.h)", nth, err);
+        tl_assert(c.heap_allocs == c.heap_frees, TL_MEMORY,
+                  "with its allocation number %ld failing, glossary_create made %ld allocations "
+                  "and freed %ld: what it did get must be freed before it returns NULL", nth,
+                  c.heap_allocs, c.heap_frees);
+        tl_assert(atomic_load(&frees) == 0, TL_WRONG,
+                  "a glossary_create that failed called on_free");
+    }
+    glossary *g = make_glossary(&rng, 20); /* and with nothing failing, it works again */
+    give_up(g);
+    check_freed_once("after a create that worked, and its release");
+}
+
 static const struct tl_test tl_tests[] = {
     TL_RUN(lookups_and_last_release_frees),
     TL_RUN(retains_keep_it_alive),
     TL_RUN(last_thread_frees),
     TL_RUN(many_owners_churn_the_count),
+    TL_RUN(create_fails_cleanly),
 };
 TL_MAIN("01-fork-join/glossary")

@@ -7,9 +7,18 @@
  * the split, count the threads, and tell a parallel sum from a serial one.
  *
  * DESIGN: one test makes every chunk wait at a rendezvous until all k chunks
- * have started. A fork-join sum gets there at once; a sum that joins each
- * thread before creating the next never does, and the rendezvous gives up
- * after a second (no timing is asserted: giving up is the failure).
+ * have started. A fork-join sum gets there, however loaded the machine; a sum
+ * that joins each thread before creating the next never does, and the
+ * rendezvous gives up as soon as the counts prove it: the caller waits in a
+ * join while fewer than k threads exist. Giving up is the failure; no time is
+ * asserted.
+ *
+ * The error paths are run by making the n-th pthread_create (or malloc) fail
+ * (tl_fault_nth). The chunks that did start are then held until the caller
+ * blocks (in a join, normally) or returns, so a caller that returns the error
+ * without joining is caught returning with its threads still alive - always,
+ * not only when the scheduler happens to let it - and the held threads never
+ * touch the jobs such a caller has already freed.
  */
 #define _GNU_SOURCE
 #include "tlcheck.h"
@@ -38,6 +47,23 @@ static size_t meet_expected; /* 0 = no rendezvous */
 static size_t meet_arrived;
 static bool meet_gave_up;
 
+static atomic_bool hold;     /* chunks wait until the caller blocks or returns */
+static atomic_bool returned; /* sum_parallel has returned (set by the test) */
+
+/* Returns once the caller of sum_parallel is blocked (in a join, normally) or
+ * has returned, or after tl_bound_s(); makes no wrapped call (polls). */
+static void wait_for_the_caller(void)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (tl_blocked_count(TL_ST_COUNT) < 1 && !atomic_load(&returned)) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
+            return;
+        tl_idle_ms(1);
+    }
+}
+
 static void rec_reset(size_t rendezvous)
 {
     pthread_mutex_lock(&rec_lock);
@@ -48,15 +74,38 @@ static void rec_reset(size_t rendezvous)
     pthread_mutex_unlock(&rec_lock);
 }
 
-/* Our chunk function: sums, records the call, and waits at the rendezvous
- * if one is set (at most one second, then gives up for everybody). */
+/* Returns whether waiting for `want` threads to meet is hopeless: the calling
+ * thread runs the work itself (w == 0), or it already waits in a join while
+ * fewer than `want` threads exist (it joins each thread before creating the
+ * next). Decided by counting, not by time; never blocks. */
+static bool meeting_hopeless(int w, size_t want)
+{
+    struct tl_counts c;
+    tl_counts_get(&c);
+    return w == 0 || (tl_blocked_count(TL_ST_JOIN) >= 1 && c.threads_created < (long)want);
+}
+
+/* Returns whether the CLOCK_REALTIME time at has passed; never blocks. */
+static bool passed(const struct timespec *at)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec > at->tv_sec || (now.tv_sec == at->tv_sec && now.tv_nsec >= at->tv_nsec);
+}
+
+/* Our chunk function: sums, records the call, and waits at the rendezvous if
+ * one is set, until all have arrived or meeting is hopeless (then it gives up
+ * for everybody; a last-resort bound of 2 * tl_bound_s() only turns a hang
+ * into a failure). */
 static long chunk_sum(const long *a, size_t lo, size_t hi)
 {
+    if (atomic_load(&hold))
+        wait_for_the_caller();
     int w = tl_note_worker();
     long s = 0;
     for (size_t i = lo; i < hi; i++)
         s += a[i];
-    struct timespec until = tl_deadline(1.0);
+    struct timespec until = tl_deadline(2 * tl_bound_s());
     pthread_mutex_lock(&rec_lock);
     if (ncalls < MAX_CALLS)
         calls[ncalls] = (struct call){lo, hi, w};
@@ -64,9 +113,15 @@ static long chunk_sum(const long *a, size_t lo, size_t hi)
     if (meet_expected > 0) {
         meet_arrived++;
         pthread_cond_broadcast(&rec_cond);
-        while (meet_arrived < meet_expected && !meet_gave_up)
-            if (pthread_cond_timedwait(&rec_cond, &rec_lock, &until) == ETIMEDOUT)
+        while (meet_arrived < meet_expected && !meet_gave_up) {
+            if (meeting_hopeless(w, meet_expected) || passed(&until)) {
                 meet_gave_up = true;
+                pthread_cond_broadcast(&rec_cond);
+                break;
+            }
+            struct timespec slice = tl_deadline(0.01); /* to look at the counts again */
+            pthread_cond_timedwait(&rec_cond, &rec_lock, &slice);
+        }
     }
     pthread_mutex_unlock(&rec_lock);
     return s;
@@ -113,8 +168,9 @@ static void check_sum(const long *a, size_t n, int nthreads, size_t rendezvous)
     tl_assert(rc == 0, TL_WRONG, "sum_parallel(n=%zu, nthreads=%d) returned %d, expected 0", n,
               nthreads, rc);
     tl_assert(c.threads_joined == c.threads_created, TL_THREAD_LEAK,
-              "n=%zu nthreads=%d: %ld threads created but %ld joined", n, nthreads,
-              c.threads_created, c.threads_joined);
+              "n=%zu nthreads=%d: %ld threads created but %ld joined (%ld detached): sum.h asks "
+              "sum_parallel to join every thread it creates before it returns", n, nthreads,
+              c.threads_created, c.threads_joined, c.threads_detached);
     for (size_t i = 0; i < nc && i < MAX_CALLS; i++)
         tl_assert(sorted[i].worker != 0, TL_NOT_PARALLEL,
                   "n=%zu nthreads=%d: chunk [%zu,%zu) was summed by the calling thread", n,
@@ -135,6 +191,12 @@ static void check_sum(const long *a, size_t n, int nthreads, size_t rendezvous)
               "n=%zu nthreads=%d: %ld distinct threads summed the %zu chunks", n, nthreads, seen,
               k);
     qsort(sorted, nc, sizeof sorted[0], by_lo);
+    for (size_t i = 1; i < nc && i < MAX_CALLS; i++)
+        tl_assert(sorted[i].lo != sorted[i - 1].lo || sorted[i].hi != sorted[i - 1].hi, TL_WRONG,
+                  "n=%zu nthreads=%d: chunk [%zu,%zu) was summed by two threads, so another chunk "
+                  "by none: did every thread get the same argument, such as &i of the creating "
+                  "loop? A thread that reads it late sees the loop's later value; give each thread "
+                  "a job of its own (book 1.4)", n, nthreads, sorted[i].lo, sorted[i].hi);
     size_t at = 0, small = n, big = 0;
     for (size_t i = 0; i < nc; i++) {
         size_t len = sorted[i].hi - sorted[i].lo;
@@ -205,6 +267,80 @@ TL_TEST(random_inputs_add_up)
     }
 }
 
+/* Makes call nth of kind (pthread_create, or malloc) fail during sum_parallel
+ * and checks sum.h's promise for that case: every thread already started
+ * joined, the error returned, nothing stored, nothing left allocated. */
+static void check_fault(const long *a, size_t n, int nthreads, enum tl_fault kind, long nth)
+{
+    long want_sum = 0;
+    for (size_t i = 0; i < n; i++)
+        want_sum += a[i];
+    int want = kind == TL_FAULT_CREATE ? EAGAIN : ENOMEM;
+    char when[200];
+    snprintf(when, sizeof when, "n=%zu nthreads=%d, with the %ld%s %s failing (%s)", n, nthreads, nth,
+             nth == 1 ? "st" : nth == 2 ? "nd" : nth == 3 ? "rd" : "th",
+             kind == TL_FAULT_CREATE ? "pthread_create" : "allocation",
+             kind == TL_FAULT_CREATE ? "EAGAIN" : "ENOMEM");
+    rec_reset(0);
+    atomic_store(&returned, false);
+    atomic_store(&hold, true);
+    tl_counts_reset();
+    long got = 12345;
+    tl_fault_nth(kind, nth, want);
+    int rc = sum_parallel(a, n, nthreads, chunk_sum, &got);
+    bool fired = tl_fault_fired(kind);
+    tl_fault_nth(kind, 0, 0);
+    struct tl_counts c;
+    tl_counts_get(&c);
+    /* Checked while the threads that started are still held, if they were never joined. */
+    tl_assert(c.threads_joined == c.threads_created, TL_THREAD_LEAK,
+              "%s: sum_parallel returned %d with %ld of the %ld threads it started not joined "
+              "(%ld detached): it must join the threads already started before it returns the "
+              "error (sum.h)", when, rc, c.threads_created - c.threads_joined, c.threads_created,
+              c.threads_detached);
+    atomic_store(&returned, true);
+    atomic_store(&hold, false);
+    if (!fired) { /* the call never got that far: then it must simply succeed */
+        tl_assert(rc == 0 && got == want_sum, TL_WRONG, "n=%zu nthreads=%d: returned %d and a sum "
+                  "of %ld, expected 0 and %ld", n, nthreads, rc, got, want_sum);
+        return;
+    }
+    tl_assert(rc == want, TL_ERROR_PATH,
+              "%s: sum_parallel returned %d (%s), expected %d (%s), the error of the call that "
+              "failed (sum.h)", when, rc, strerror(rc), want, strerror(want));
+    tl_assert(got == 12345, TL_ERROR_PATH,
+              "%s: sum_parallel returned %d but stored %ld in *out: on an error nothing may be "
+              "stored", when, rc, got);
+    tl_assert(c.heap_allocs == c.heap_frees, TL_MEMORY,
+              "%s: sum_parallel made %ld allocations and freed %ld: on the error path too, "
+              "everything must be freed", when, c.heap_allocs, c.heap_frees);
+}
+
+TL_TEST(thread_creation_fails_part_way)
+{
+    uint64_t rng = tl_input_seed() ^ 0x5555;
+    for (int round = 0; round < 12; round++) {
+        int nthreads = 2 + (int)(tl_rand(&rng) % 7);
+        size_t n = (size_t)nthreads * (2 + tl_rand(&rng) % 20);
+        long nth = round == 0 ? 1 : round == 1 ? nthreads : 2 + (long)(tl_rand(&rng) % (uint64_t)(nthreads - 1));
+        long *a = random_array(&rng, n);
+        check_fault(a, n, nthreads, TL_FAULT_CREATE, nth);
+        free(a);
+    }
+}
+
+TL_TEST(allocation_fails)
+{
+    uint64_t rng = tl_input_seed() ^ 0x6666;
+    for (long nth = 1; nth <= 4; nth++) {
+        int nthreads = 2 + (int)(tl_rand(&rng) % 7);
+        size_t n = (size_t)nthreads * (2 + tl_rand(&rng) % 20);
+        long *a = random_array(&rng, n);
+        check_fault(a, n, nthreads, TL_FAULT_MALLOC, nth);
+        free(a);
+    }
+}
+
 TL_TEST(chunks_run_at_the_same_time)
 {
     uint64_t rng = tl_input_seed() ^ 0x4444;
@@ -223,5 +359,7 @@ static const struct tl_test tl_tests[] = {
     TL_RUN(empty_array_and_bad_arguments),
     TL_RUN(random_inputs_add_up),
     TL_RUN(chunks_run_at_the_same_time),
+    TL_RUN(thread_creation_fails_part_way),
+    TL_RUN(allocation_fails),
 };
 TL_MAIN("01-fork-join/sum")

@@ -1,10 +1,5 @@
 /* expect: data-race|memory */
-/*
- * BUG: the release decrements, then loads the count again to see whether it is
- * zero. Between the two, other owners can release too: two threads may both
- * load 0 and both free, or one loads the count of a glossary another
- * has just freed. The decision must use the value the decrement returned.
- */
+/* BUG (glossary--decrement-then-load): the release decrements and then loads the count again to decide whether it was the last, so two owners releasing at once can both see 0 and both free the glossary, or one reads the count of a glossary another has already freed. */
 /*
  * glossary.c - exercise 3 of chapter 1: sharing immutable data by atomic
  * reference counting (known-buggy variant).
@@ -111,8 +106,8 @@ void glossary_release(glossary *g)
     /* release: our uses of g happen-before the decrement; acquire (taken
      * by the last decrement): every other owner's uses happen-before the
      * free below. Pairs with the same fetch_sub in the other owners. */
-    atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel);
-    if (atomic_load_explicit(&g->refs, memory_order_acquire) != 0)
+    atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel); /* BUG: the value it returned is thrown away... */
+    if (atomic_load_explicit(&g->refs, memory_order_acquire) != 0) /* BUG: ...and a second load decides, after others may have released */
         return; /* not the last owner: someone else will free it */
     if (g->on_free != NULL)
         g->on_free(g->ctx);

@@ -1,9 +1,5 @@
-/* expect: wrong-result */
-/*
- * BUG: atomic_fetch_sub returns the value *before* the subtraction, but this code
- * reads it as the new value and waits for 0. The last release sees 1, so
- * nobody ever frees the glossary.
- */
+/* expect: memory */
+/* BUG (glossary--new-value): atomic_fetch_sub returns the value before the subtraction, but the release compares it with 0 as if it were the new value, so the last release never frees the glossary and it leaks. */
 /*
  * glossary.c - exercise 3 of chapter 1: sharing immutable data by atomic
  * reference counting (known-buggy variant).
@@ -110,7 +106,7 @@ void glossary_release(glossary *g)
     /* release: our uses of g happen-before the decrement; acquire (taken
      * by the last decrement): every other owner's uses happen-before the
      * free below. Pairs with the same fetch_sub in the other owners. */
-    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 0)
+    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 0) /* BUG: fetch_sub returns the old value: the last owner gets 1, not 0 */
         return; /* not the last owner: someone else will free it */
     if (g->on_free != NULL)
         g->on_free(g->ctx);

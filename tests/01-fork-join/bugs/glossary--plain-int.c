@@ -1,10 +1,5 @@
 /* expect: data-race */
-/*
- * BUG: the count is a plain long. ++ and -- are each a load, an add and a store;
- * two threads that retain or release at once can both load the same old
- * count, and one change is lost - the glossary then leaks, or is freed while
- * still in use.
- */
+/* BUG (glossary--plain-int): the count is a plain long, so two threads that retain or release at once can both load the same old count and lose one change: the glossary then leaks, or is freed while still in use. */
 /*
  * glossary.c - exercise 3 of chapter 1: sharing immutable data by atomic
  * reference counting (known-buggy variant).
@@ -42,7 +37,7 @@ struct entry {
 };
 
 struct glossary {
-    long refs;               /* owners; the release that takes it to 0 frees */
+    long refs; /* BUG: a plain long: ++ and -- are not atomic */
     /* Immutable after glossary_create() returns. */
     size_t n, mask;          /* words; slots - 1 (slots is a power of two) */
     struct entry *slots;
@@ -94,7 +89,7 @@ glossary *glossary_create(const char *const words[], const char *const defs[], s
     g->strings = strings;
     g->on_free = on_free;
     g->ctx = ctx;
-    g->refs = 1; /* the creator's reference */
+    g->refs = 1; /* BUG: plain store */
     return g;
 }
 
@@ -102,7 +97,7 @@ glossary *glossary_retain(glossary *g)
 {
     /* Relaxed is enough: the caller holds a reference, so g stays alive,
      * and a new reference publishes nothing. */
-    g->refs++;
+    g->refs++; /* BUG: load, add, store: two retains can lose one */
     return g;
 }
 
@@ -111,7 +106,7 @@ void glossary_release(glossary *g)
     /* release: our uses of g happen-before the decrement; acquire (taken
      * by the last decrement): every other owner's uses happen-before the
      * free below. Pairs with the same fetch_sub in the other owners. */
-    if (--g->refs != 0)
+    if (--g->refs != 0) /* BUG: load, subtract, store: two releases can lose one */
         return; /* not the last owner: someone else will free it */
     if (g->on_free != NULL)
         g->on_free(g->ctx);

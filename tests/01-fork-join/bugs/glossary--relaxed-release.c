@@ -1,9 +1,5 @@
 /* expect: data-race */
-/*
- * BUG: the decrement is relaxed ("it is only a counter"). Then nothing orders
- * another owner's last lookups before the free done by the last owner: the
- * free can race with reads of the table it releases.
- */
+/* BUG (glossary--relaxed-release): the decrement is relaxed, so nothing orders another owner's last lookups before the free done by the last owner, and the free races with reads of the table it releases. */
 /*
  * glossary.c - exercise 3 of chapter 1: sharing immutable data by atomic
  * reference counting (known-buggy variant).
@@ -110,7 +106,7 @@ void glossary_release(glossary *g)
     /* release: our uses of g happen-before the decrement; acquire (taken
      * by the last decrement): every other owner's uses happen-before the
      * free below. Pairs with the same fetch_sub in the other owners. */
-    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_relaxed) != 1)
+    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_relaxed) != 1) /* BUG: relaxed: orders nothing before the free */
         return; /* not the last owner: someone else will free it */
     if (g->on_free != NULL)
         g->on_free(g->ctx);

@@ -1,10 +1,5 @@
 /* expect: memory|data-race */
-/*
- * BUG: the count starts at 0, as if it counted the retains; but the creator
- * holds a reference too. Every count is one short, so the last release but
- * one frees the glossary while an owner still uses it (or, with no retain at
- * all, nobody ever frees it).
- */
+/* BUG (glossary--starts-at-zero): the count starts at 0 although the creator holds a reference, so every count is one short and the last release but one frees the glossary while an owner still uses it. */
 /*
  * glossary.c - exercise 3 of chapter 1: sharing immutable data by atomic
  * reference counting (known-buggy variant).
@@ -94,7 +89,7 @@ glossary *glossary_create(const char *const words[], const char *const defs[], s
     g->strings = strings;
     g->on_free = on_free;
     g->ctx = ctx;
-    atomic_init(&g->refs, 0); /* nobody has retained it yet */
+    atomic_init(&g->refs, 0); /* BUG: the creator holds a reference too: should start at 1 */
     return g;
 }
 

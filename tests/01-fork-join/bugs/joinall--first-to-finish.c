@@ -1,9 +1,5 @@
 /* expect: wrong-result */
-/*
- * BUG: the threads record their own errors in a shared "first error" as they
- * fail, under a lock. That is the first error to *happen*, which depends on
- * timing; the contract asks for the error of the smallest job index.
- */
+/* BUG (joinall--first-to-finish): the threads record their errors in a shared first error as they fail, which gives the first error to happen (it depends on timing), not the error of the smallest job index that the contract asks for. */
 /*
  * joinall.c - exercise 2 of chapter 1: results and errors across threads
  * (known-buggy variant).
@@ -41,10 +37,11 @@ struct joinall_outcome {
 };
 
 static pthread_mutex_t first_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Guarded by first_lock: the first error to happen, and its job's index. */
+/* BUG: guarded by first_lock: the first error to *happen*, and its job's index. */
 static int first_err;
 static size_t first_index;
 
+/* Prints what failed and why (rc is an error number: pthreads leave errno alone); never returns. */
 static void die_rc(int rc, const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, strerror(rc));
@@ -60,10 +57,10 @@ static void *joinall_worker(void *arg)
     if (out != NULL) {
         out->value = 0;
         out->err = task->job(task->index, &out->value);
-        if (out->err != 0) {
+        if (out->err != 0) { /* BUG: each thread records its own error as it happens... */
             out->value = 0;
             pthread_mutex_lock(&first_lock);
-            if (first_err == 0) {
+            if (first_err == 0) { /* BUG: ...in a shared first error: whoever fails first in time wins */
                 first_err = out->err;
                 first_index = task->index;
             }
@@ -87,7 +84,7 @@ int joinall_run(size_t n, joinall_job_fn job, long values[], size_t *failed)
     int err = 0;           /* first error by index, 0 if none yet */
     size_t err_index = 0;
     size_t started = 0;
-    pthread_mutex_lock(&first_lock);
+    pthread_mutex_lock(&first_lock); /* BUG: reset the shared error for this run */
     first_err = 0;
     pthread_mutex_unlock(&first_lock);
     for (; started < n; started++) {
@@ -116,10 +113,14 @@ int joinall_run(size_t n, joinall_job_fn job, long values[], size_t *failed)
         struct joinall_outcome *out = ret;
         int e = out != NULL ? out->err : ENOMEM;
         values[i] = e == 0 ? out->value : 0;
+        if (out == NULL && err == 0) { /* BUG: only a lost outcome; job errors come from the threads */
+            err = e;
+            err_index = i;
+        }
         free(out);
     }
     pthread_mutex_lock(&first_lock);
-    if (err == 0 && first_err != 0) {
+    if (err == 0 && first_err != 0) { /* BUG: report the first error to happen instead */
         err = first_err;
         err_index = first_index;
     }

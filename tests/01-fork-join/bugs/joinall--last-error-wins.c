@@ -1,8 +1,5 @@
 /* expect: wrong-result */
-/*
- * BUG: the join loop overwrites the error with every failed job it meets, so the
- * error of the *last* failed job is returned, not the first.
- */
+/* BUG (joinall--last-error-wins): the join loop overwrites the error with every failed job it meets, so the error of the last failed job is returned instead of the first. */
 /*
  * joinall.c - exercise 2 of chapter 1: results and errors across threads
  * (known-buggy variant).
@@ -39,6 +36,7 @@ struct joinall_outcome {
     int err; /* 0, or the job's error number */
 };
 
+/* Prints what failed and why (rc is an error number: pthreads leave errno alone); never returns. */
 static void die_rc(int rc, const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, strerror(rc));
@@ -100,7 +98,7 @@ int joinall_run(size_t n, joinall_job_fn job, long values[], size_t *failed)
         struct joinall_outcome *out = ret;
         int e = out != NULL ? out->err : ENOMEM;
         values[i] = e == 0 ? out->value : 0;
-        if (e != 0) {
+        if (e != 0) { /* BUG: every later error overwrites the first */
             err = e;
             err_index = i;
         }

@@ -1,8 +1,5 @@
 /* expect: memory */
-/*
- * BUG: the joiner reads the outcome a thread handed back but never frees it. The
- * outcome was malloc'd by the child; after the join, nobody else can free it.
- */
+/* BUG (joinall--leaks-outcome): the joiner reads the outcome each thread hands back but never frees it, so every outcome leaks. */
 /*
  * joinall.c - exercise 2 of chapter 1: results and errors across threads
  * (known-buggy variant).
@@ -39,6 +36,7 @@ struct joinall_outcome {
     int err; /* 0, or the job's error number */
 };
 
+/* Prints what failed and why (rc is an error number: pthreads leave errno alone); never returns. */
 static void die_rc(int rc, const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, strerror(rc));
@@ -103,7 +101,7 @@ int joinall_run(size_t n, joinall_job_fn job, long values[], size_t *failed)
         if (e != 0 && err == 0) {
             err = e;
             err_index = i;
-        }
+        } /* BUG: the outcome is never freed (free(out) is missing here) */
     }
     free(tids);
     if (start_err != 0)

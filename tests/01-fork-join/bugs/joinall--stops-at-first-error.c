@@ -1,9 +1,5 @@
 /* expect: thread-leak */
-/*
- * BUG: the join loop returns as soon as it meets a failed job. The threads after
- * it are never joined: their stacks and outcomes leak, and the values of the
- * jobs that did succeed are never stored.
- */
+/* BUG (joinall--stops-at-first-error): the join loop returns at the first failed job, so the threads after it are never joined (they leak, with their outcomes) and the values of the jobs after it are never stored. */
 /*
  * joinall.c - exercise 2 of chapter 1: results and errors across threads
  * (known-buggy variant).
@@ -40,6 +36,7 @@ struct joinall_outcome {
     int err; /* 0, or the job's error number */
 };
 
+/* Prints what failed and why (rc is an error number: pthreads leave errno alone); never returns. */
 static void die_rc(int rc, const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, strerror(rc));
@@ -100,13 +97,13 @@ int joinall_run(size_t n, joinall_job_fn job, long values[], size_t *failed)
             die_rc(rc, "pthread_join");
         struct joinall_outcome *out = ret;
         int e = out != NULL ? out->err : ENOMEM;
-        values[i] = e == 0 ? out->value : 0;
+        values[i] = e == 0 ? out->value : 0; /* BUG: the first error by index is no longer noted here */
         free(out);
-        if (e != 0) {
+        if (e != 0) { /* BUG: returns at the first failed job... */
             free(tids);
             if (failed != NULL)
                 *failed = i;
-            return e; /* the threads after i are still out there */
+            return e; /* BUG: ...leaving the threads after i unjoined */
         }
     }
     free(tids);

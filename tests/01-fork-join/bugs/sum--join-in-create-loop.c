@@ -1,8 +1,5 @@
 /* expect: not-parallel */
-/*
- * BUG: each thread is joined right after it is created, inside the same loop,
- * so the chunks run one after another: k threads, but no parallelism.
- */
+/* BUG (sum--join-in-create-loop): each thread is joined right after it is created, in the same loop, so the chunks run one after another: k threads but no parallelism. */
 /*
  * sum.c - exercise 1 of chapter 1: a parallel sum by fork and join (known-buggy variant).
  *
@@ -36,6 +33,7 @@ struct sum_job {
     long partial;
 };
 
+/* Prints what failed and why (rc is an error number: pthreads leave errno alone); never returns. */
 static void die_rc(int rc, const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, strerror(rc));
@@ -78,7 +76,7 @@ int sum_parallel(const long *a, size_t n, int nthreads, sum_chunk_fn chunk, long
     /* Fork. The first n % k chunks get one element more than the others. */
     size_t base = n / k, extra = n % k, lo = 0, started = 0;
     int rc = 0;
-    long total = 0;
+    long total = 0; /* BUG: the total moves into the create loop */
     for (size_t i = 0; i < k; i++) {
         size_t len = base + (i < extra ? 1 : 0);
         jobs[i] = (struct sum_job){.a = a, .lo = lo, .hi = lo + len, .chunk = chunk};
@@ -87,8 +85,8 @@ int sum_parallel(const long *a, size_t n, int nthreads, sum_chunk_fn chunk, long
         if (rc != 0)
             break;
         started++;
-        join_checked(tids[i]);
-        total += jobs[i].partial;
+        join_checked(tids[i]); /* BUG: joined before the next thread is even created */
+        total += jobs[i].partial; /* BUG: one chunk at a time */
     }
     free(jobs);
     free(tids);

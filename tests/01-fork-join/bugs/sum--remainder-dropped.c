@@ -1,8 +1,5 @@
 /* expect: wrong-result */
-/*
- * BUG: every chunk gets n / k elements, so when k does not divide n the last
- * n % k elements are never summed. The remainder has to go somewhere.
- */
+/* BUG (sum--remainder-dropped): every chunk gets n / k elements, so when k does not divide n the last n % k elements are never summed. */
 /*
  * sum.c - exercise 1 of chapter 1: a parallel sum by fork and join (known-buggy variant).
  *
@@ -36,6 +33,7 @@ struct sum_job {
     long partial;
 };
 
+/* Prints what failed and why (rc is an error number: pthreads leave errno alone); never returns. */
 static void die_rc(int rc, const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, strerror(rc));
@@ -75,10 +73,10 @@ int sum_parallel(const long *a, size_t n, int nthreads, sum_chunk_fn chunk, long
         return ENOMEM;
     }
 
-    /* Fork. Every chunk gets n / k elements. */
+    /* Fork. Every chunk gets n / k elements. BUG: the n % k left over are never summed */
     size_t len = n / k, lo = 0, started = 0;
     int rc = 0;
-    for (size_t i = 0; i < k; i++) {
+    for (size_t i = 0; i < k; i++) { /* BUG: no per-chunk length: the remainder is dropped */
         jobs[i] = (struct sum_job){.a = a, .lo = lo, .hi = lo + len, .chunk = chunk};
         lo += len;
         rc = pthread_create(&tids[i], NULL, sum_worker, &jobs[i]);

@@ -1,9 +1,5 @@
 /* expect: data-race */
-/*
- * BUG: the threads add their partial sums straight into one shared total with a
- * plain +=. Two threads can read the same old total and one addition is lost;
- * nothing orders the threads' read-modify-writes.
- */
+/* BUG (sum--shared-total): the threads add their partial sums into one shared total with a plain +=, so two threads can read the same old total and one addition is lost (a data race). */
 /*
  * sum.c - exercise 1 of chapter 1: a parallel sum by fork and join (known-buggy variant).
  *
@@ -34,9 +30,10 @@ struct sum_job {
     const long *a;
     size_t lo, hi;
     sum_chunk_fn chunk;
-    long *total; /* shared by all the jobs */
+    long *total; /* BUG: one total shared by all the jobs */
 };
 
+/* Prints what failed and why (rc is an error number: pthreads leave errno alone); never returns. */
 static void die_rc(int rc, const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, strerror(rc));
@@ -55,7 +52,7 @@ static void join_checked(pthread_t t)
 static void *sum_worker(void *arg)
 {
     struct sum_job *job = arg;
-    *job->total += job->chunk(job->a, job->lo, job->hi);
+    *job->total += job->chunk(job->a, job->lo, job->hi); /* BUG: a plain += on the shared total, from every thread at once */
     return NULL;
 }
 
@@ -79,10 +76,10 @@ int sum_parallel(const long *a, size_t n, int nthreads, sum_chunk_fn chunk, long
     /* Fork. The first n % k chunks get one element more than the others. */
     size_t base = n / k, extra = n % k, lo = 0, started = 0;
     int rc = 0;
-    long total = 0;
+    long total = 0; /* BUG: written by every thread */
     for (size_t i = 0; i < k; i++) {
         size_t len = base + (i < extra ? 1 : 0);
-        jobs[i] = (struct sum_job){.a = a, .lo = lo, .hi = lo + len, .chunk = chunk, .total = &total};
+        jobs[i] = (struct sum_job){.a = a, .lo = lo, .hi = lo + len, .chunk = chunk, .total = &total}; /* BUG: every job points at the same total */
         lo += len;
         rc = pthread_create(&tids[i], NULL, sum_worker, &jobs[i]);
         if (rc != 0)
@@ -91,8 +88,8 @@ int sum_parallel(const long *a, size_t n, int nthreads, sum_chunk_fn chunk, long
     }
 
     /* Join every thread that was started, even if a later create failed. */
-    for (size_t i = 0; i < started; i++)
-        join_checked(tids[i]);
+    for (size_t i = 0; i < started; i++) /* BUG: nothing to add up after the join */
+        join_checked(tids[i]); /* BUG: the threads already added into total */
     free(jobs);
     free(tids);
     if (rc == 0)

@@ -1,0 +1,117 @@
+/* expect: thread-leak */
+/* BUG (sum--detach-and-count): the threads are detached and the parent waits for a count of finished threads instead of joining them, though sum.h requires every thread to be joined; a detached thread may still be running after sum_parallel returns. */
+/*
+ * sum.c - exercise 1 of chapter 1: a parallel sum by fork and join (known-buggy variant).
+ *
+ * What it shows: fork = pthread_create in a loop, join = pthread_join in a
+ * second loop, and nothing shared between the threads while they run.
+ *
+ * DESIGN: each thread gets a job of its own (its chunk's bounds and a slot
+ * for its partial sum) and writes only that slot. The parent reads the slot
+ * only after joining the thread: pthread_join is the synchronization that
+ * makes the child's write visible, so no lock and no atomic is needed. The
+ * two loops must stay separate - joining inside the creating loop would wait
+ * for each thread before starting the next, and the "parallel" sum would run
+ * one chunk at a time.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "sum.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One thread's share of the work. Written by the parent before the thread is
+ * created; `partial` is written by the thread and read by the parent only
+ * after pthread_join. */
+struct sum_job {
+    const long *a;
+    size_t lo, hi;
+    sum_chunk_fn chunk;
+    long partial;
+};
+
+/* BUG: a count of finished threads, used instead of pthread_join. */
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t all_done = PTHREAD_COND_INITIALIZER;
+static size_t running; /* guarded by done_lock: threads not finished yet */
+
+/* Prints what failed and why (rc is an error number: pthreads leave errno alone); never returns. */
+static void die_rc(int rc, const char *what)
+{
+    fprintf(stderr, "%s: %s\n", what, strerror(rc));
+    abort();
+}
+
+/* Joins t; a failure here is a bug in this file, so it aborts. */
+static void join_checked(pthread_t t)
+{
+    int rc = pthread_join(t, NULL);
+    if (rc != 0)
+        die_rc(rc, "pthread_join");
+}
+
+/* Thread body: sums its own chunk into its own job. Returns NULL. */
+static void *sum_worker(void *arg)
+{
+    struct sum_job *job = arg;
+    job->partial = job->chunk(job->a, job->lo, job->hi);
+    pthread_mutex_lock(&done_lock); /* BUG: says "finished", though the thread still runs */
+    if (--running == 0)
+        pthread_cond_broadcast(&all_done);
+    pthread_mutex_unlock(&done_lock);
+    return NULL;
+}
+
+int sum_parallel(const long *a, size_t n, int nthreads, sum_chunk_fn chunk, long *out)
+{
+    if (nthreads < 1 || chunk == NULL || out == NULL)
+        return EINVAL;
+    size_t k = n < (size_t)nthreads ? n : (size_t)nthreads;
+    if (k == 0) {
+        *out = 0;
+        return 0;
+    }
+    struct sum_job *jobs = calloc(k, sizeof *jobs);
+    pthread_t *tids = calloc(k, sizeof *tids);
+    if (jobs == NULL || tids == NULL) {
+        free(jobs);
+        free(tids);
+        return ENOMEM;
+    }
+
+    /* Fork. The first n % k chunks get one element more than the others. */
+    size_t base = n / k, extra = n % k, lo = 0, started = 0;
+    int rc = 0;
+    running = k; /* BUG: counts on every thread starting */
+    for (size_t i = 0; i < k; i++) {
+        size_t len = base + (i < extra ? 1 : 0);
+        jobs[i] = (struct sum_job){.a = a, .lo = lo, .hi = lo + len, .chunk = chunk};
+        lo += len;
+        rc = pthread_create(&tids[i], NULL, sum_worker, &jobs[i]);
+        if (rc != 0) {
+            pthread_mutex_lock(&done_lock); /* BUG: the ones never started will not count down */
+            running -= k - i;
+            pthread_mutex_unlock(&done_lock);
+            break;
+        }
+        pthread_detach(tids[i]); /* BUG: detached, so it can never be joined */
+        started++;
+    }
+
+    /* Join every thread that was started, even if a later create failed. */
+    long total = 0;
+    pthread_mutex_lock(&done_lock); /* BUG: waits for the count instead of joining */
+    while (running > 0)
+        pthread_cond_wait(&all_done, &done_lock);
+    pthread_mutex_unlock(&done_lock);
+    for (size_t i = 0; i < started; i++)
+        total += jobs[i].partial; /* BUG: safe only through done_lock, not a join */
+    free(jobs);
+    free(tids);
+    if (rc == 0)
+        *out = total;
+    return rc;
+}
