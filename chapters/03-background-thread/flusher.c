@@ -57,7 +57,9 @@ static inline void mutex_unlock(pthread_mutex_t *m)
 
 flusher *flusher_create(long period_ms, flusher_sink_fn sink, void *ctx)
 {
-    /* TODO: check arguments, allocate, initialise, start the thread. */
+    /* TODO: check arguments, allocate, initialise, start the thread. On any
+     * failure undo what was done (destroy, free) and return NULL with errno
+     * set: no thread running, nothing left allocated. */
     (void)period_ms;
     (void)sink;
     (void)ctx;
@@ -67,7 +69,9 @@ flusher *flusher_create(long period_ms, flusher_sink_fn sink, void *ctx)
 
 int flusher_write(flusher *f, long item)
 {
-    /* TODO: under the lock, grow the buffer if full, append, count. */
+    /* TODO: under the lock, grow the buffer if full (if that fails, append
+     * nothing and return ENOMEM), append, count. Never grow the buffer the
+     * sink is reading: it may move. */
     (void)f;
     (void)item;
     return ENOSYS;

@@ -27,13 +27,15 @@ typedef struct flusher flusher;
 
 /* Receives a batch of n > 0 items, in the order they were written. Called only
  * by the flusher's background thread, one batch at a time, without the
- * flusher's lock held (it may take long; writers are not held up). */
+ * flusher's lock held (it may take long; writers are not held up). The items
+ * stay where they are, unchanged, until the sink returns. */
 typedef void (*flusher_sink_fn)(void *ctx, const long *items, size_t n);
 
 /* Create a flusher and start its background thread, which passes what has
  * been written to sink every period_ms milliseconds (period_ms > 0) and
  * whenever flusher_flush_now() asks. Returns NULL with errno set (EINVAL,
- * ENOMEM, or pthread_create's error) on failure. Never blocks. */
+ * ENOMEM, or pthread_create's error) on failure, with no thread running and
+ * nothing left allocated. Never blocks. */
 flusher *flusher_create(long period_ms, flusher_sink_fn sink, void *ctx);
 
 /* Append item to the buffer. Returns 0, or ENOMEM (nothing appended). Blocks

@@ -64,7 +64,9 @@ static inline void mutex_unlock(pthread_mutex_t *m)
 
 cache *cache_create(long sweep_ms, cache_clock_fn now, cache_evict_fn on_evict, void *ctx)
 {
-    /* TODO: check arguments, allocate, initialise, start the janitor. */
+    /* TODO: check arguments, allocate, initialise, start the janitor. On any
+     * failure undo what was done (destroy, free) and return NULL with errno
+     * set: no thread running, nothing left allocated. */
     (void)sweep_ms;
     (void)now;
     (void)on_evict;
@@ -75,7 +77,8 @@ cache *cache_create(long sweep_ms, cache_clock_fn now, cache_evict_fn on_evict, 
 
 int cache_put(cache *c, int key, long value, long expires)
 {
-    /* TODO: under the lock, replace the entry for key or add a new one. */
+    /* TODO: under the lock, replace the entry for key or add a new one. If
+     * the allocation fails, change nothing: return -1 with errno ENOMEM. */
     (void)c;
     (void)key;
     (void)value;
@@ -86,7 +89,8 @@ int cache_put(cache *c, int key, long value, long expires)
 
 bool cache_get(cache *c, int key, long *value)
 {
-    /* TODO: under the lock, find key and check that it has not expired. */
+    /* TODO: under the lock, find key, check that it has not expired and copy
+     * its value - all before unlocking: the janitor may free it after that. */
     (void)c;
     (void)key;
     (void)value;

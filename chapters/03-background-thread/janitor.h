@@ -33,19 +33,22 @@ typedef long (*cache_clock_fn)(void *ctx);
 
 /* Told about each entry the janitor evicted. Called on the janitor thread,
  * after the entry has left the map and without the cache's lock held, so it
- * may call cache_get(), cache_put() and cache_size(). */
+ * may call cache_get(), cache_put() and cache_size(); a key it puts back is a
+ * new entry, which stays until it expires in its turn. */
 typedef void (*cache_evict_fn)(void *ctx, int key, long value);
 
 /* Create an empty cache and start its janitor, which evicts expired entries
  * every sweep_ms milliseconds (sweep_ms > 0). now may be NULL (CLOCK_MONOTONIC
  * milliseconds), on_evict may be NULL. Returns NULL with errno set (EINVAL,
- * ENOMEM, or pthread_create's error) on failure. Never blocks. */
+ * ENOMEM, or pthread_create's error) on failure, with no thread running and
+ * nothing left allocated. Never blocks. */
 cache *cache_create(long sweep_ms, cache_clock_fn now, cache_evict_fn on_evict, void *ctx);
 
 /* Map key to value until the clock reaches `expires` (the entry is expired
  * once now() >= expires). Replaces an entry already there for key, expired or
  * not, without calling on_evict. Returns 1 if the entry is new, 0 if one was
- * replaced, -1 with errno ENOMEM. Blocks only for the cache's lock. */
+ * replaced, -1 with errno ENOMEM (the map unchanged). Blocks only for the
+ * cache's lock. */
 int cache_put(cache *c, int key, long value, long expires);
 
 /* If key maps to an entry that has not expired, store its value in *value and

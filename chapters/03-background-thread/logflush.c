@@ -59,13 +59,66 @@ static double ms_now(void)
     return (double)(t.tv_sec - t_start.tv_sec) * 1e3 + (double)(t.tv_nsec - t_start.tv_nsec) / 1e6;
 }
 
-/* pthread functions return an error number: check it, never assert() it away. */
-static void check(int rc, const char *what)
+/* ------------------------------------------------------- checked pthread calls
+ * pthread functions return an error number (they leave errno alone): check it,
+ * never assert() it away. Lock, unlock, wait and signal cannot fail in a correct
+ * program, so they abort; creation can, so main checks it where it happens. */
+
+/* Print what failed and why, then abort. Never returns. */
+static void die_rc(int rc, const char *what)
 {
-    if (rc != 0) {
-        fprintf(stderr, "%s: %s\n", what, strerror(rc));
-        abort();
-    }
+    fprintf(stderr, "%s: %s\n", what, strerror(rc));
+    abort();
+}
+
+/* Lock m; aborts on error. Blocks until m is free. */
+static void mutex_lock(pthread_mutex_t *m)
+{
+    int rc = pthread_mutex_lock(m);
+    if (rc != 0)
+        die_rc(rc, "pthread_mutex_lock");
+}
+
+/* Unlock m; aborts on error. Never blocks. */
+static void mutex_unlock(pthread_mutex_t *m)
+{
+    int rc = pthread_mutex_unlock(m);
+    if (rc != 0)
+        die_rc(rc, "pthread_mutex_unlock");
+}
+
+/* Wait on c, releasing m meanwhile; aborts on error. Blocks until woken. */
+static void cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    int rc = pthread_cond_wait(c, m);
+    if (rc != 0)
+        die_rc(rc, "pthread_cond_wait");
+}
+
+/* Wait on c until woken or the absolute time `at` (c's clock). Returns 0 or
+ * ETIMEDOUT; aborts on any other error. Blocks until then. */
+static int cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *at)
+{
+    int rc = pthread_cond_timedwait(c, m, at);
+    if (rc != 0 && rc != ETIMEDOUT)
+        die_rc(rc, "pthread_cond_timedwait");
+    return rc;
+}
+
+/* Wake one waiter of c; aborts on error. Never blocks. */
+static void cond_signal(pthread_cond_t *c)
+{
+    int rc = pthread_cond_signal(c);
+    if (rc != 0)
+        die_rc(rc, "pthread_cond_signal");
+}
+
+/* Wake every waiter of c; aborts on error. Never blocks. */
+static void cond_broadcast(pthread_cond_t *c)
+{
+    int rc = pthread_cond_broadcast(c);
+    if (rc != 0)
+        die_rc(rc, "pthread_cond_broadcast");
 }
 
 /* Spin for about us microseconds: stands for a worker's real work. */
@@ -77,15 +130,20 @@ static void work_us(long us)
 }
 
 /* snippet: condattr */
-/* A condition variable whose timed waits measure CLOCK_MONOTONIC, which
- * nobody can set back or forward, unlike the default CLOCK_REALTIME. */
-static void cond_init_monotonic(pthread_cond_t *c)
+/* Initialise c so that its timed waits measure CLOCK_MONOTONIC, which nobody
+ * can set back or forward, unlike the default CLOCK_REALTIME. Returns 0 or an
+ * errno. Never blocks. */
+static int cond_init_monotonic(pthread_cond_t *c)
 {
     pthread_condattr_t a;
-    check(pthread_condattr_init(&a), "pthread_condattr_init");
-    check(pthread_condattr_setclock(&a, CLOCK_MONOTONIC), "pthread_condattr_setclock");
-    check(pthread_cond_init(c, &a), "pthread_cond_init");
+    int rc = pthread_condattr_init(&a);
+    if (rc != 0)
+        return rc;
+    rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(c, &a);
     pthread_condattr_destroy(&a);
+    return rc;
 }
 /* end snippet: condattr */
 
@@ -99,14 +157,14 @@ static void log_line(struct log *l, const char *fmt, ...)
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof line)
         n = (int)sizeof line - 1;
-    check(pthread_mutex_lock(&l->lock), "lock");
+    mutex_lock(&l->lock);
     if (l->len + (size_t)n <= BUFSZ) { /* the demo never fills it; a service would wait */
         memcpy(l->text[l->cur] + l->len, line, (size_t)n);
         l->len += (size_t)n;
         l->lines_written++;
         l->lines_pending++;
     }
-    check(pthread_mutex_unlock(&l->lock), "unlock");
+    mutex_unlock(&l->lock);
 }
 
 /* snippet: flush_now */
@@ -115,17 +173,17 @@ static void log_line(struct log *l, const char *fmt, ...)
 static double log_flush_now(struct log *l)
 {
     double t0 = ms_now();
-    check(pthread_mutex_lock(&l->lock), "lock");
+    mutex_lock(&l->lock);
     long ticket = l->lines_written;
     if (l->lines_flushed < ticket) {
         l->requested = true;
         if (l->request_flow == 0)
             l->request_flow = tl_trace_flow_out("flush request");
-        check(pthread_cond_signal(&l->wake), "signal");
+        cond_signal(&l->wake);
         while (l->lines_flushed < ticket) /* a flush of older lines is not our answer */
-            check(pthread_cond_wait(&l->flushed, &l->lock), "wait");
+            cond_wait(&l->flushed, &l->lock);
     }
-    check(pthread_mutex_unlock(&l->lock), "unlock");
+    mutex_unlock(&l->lock);
     return ms_now() - t0;
 }
 /* end snippet: flush_now */
@@ -143,11 +201,8 @@ static void wait_for_a_reason(struct log *l)
         deadline.tv_nsec -= 1000000000L;
     }
     int rc = 0;
-    while (!l->stopping && !l->requested && rc != ETIMEDOUT) {
-        rc = pthread_cond_timedwait(&l->wake, &l->lock, &deadline);
-        if (rc != 0 && rc != ETIMEDOUT)
-            check(rc, "pthread_cond_timedwait");
-    }
+    while (!l->stopping && !l->requested && rc != ETIMEDOUT)
+        rc = cond_timedwait(&l->wake, &l->lock, &deadline);
 }
 /* end snippet: wait */
 
@@ -156,14 +211,14 @@ static void *flusher_main(void *arg)
 {
     struct log *l = arg;
     tl_trace_name_thread("flusher");
-    check(pthread_mutex_lock(&l->lock), "lock");
+    mutex_lock(&l->lock);
     for (;;) {
         if (l->use_sleep) {
             /* The first version everybody writes: nothing can wake it early. */
             struct timespec period = {0, PERIOD_MS * 1000000L};
-            check(pthread_mutex_unlock(&l->lock), "unlock");
+            mutex_unlock(&l->lock);
             nanosleep(&period, NULL);
-            check(pthread_mutex_lock(&l->lock), "lock");
+            mutex_lock(&l->lock);
         } else {
             wait_for_a_reason(l);
         }
@@ -178,7 +233,7 @@ static void *flusher_main(void *arg)
         l->lines_pending = 0;
         l->requested = false;
         l->request_flow = 0;
-        check(pthread_mutex_unlock(&l->lock), "unlock");
+        mutex_unlock(&l->lock);
 
         tl_trace_flow_in("flush request", flow);
         tl_trace_begin(last ? "write out: final" : flow ? "write out: on demand" : "write out: timer");
@@ -188,13 +243,13 @@ static void *flusher_main(void *arg)
         printf("%7.2f ms  flusher: %-9s flush, %2ld lines\n", ms_now(), why, lines);
         tl_trace_end();
 
-        check(pthread_mutex_lock(&l->lock), "lock");
+        mutex_lock(&l->lock);
         l->lines_flushed += lines;
-        check(pthread_cond_broadcast(&l->flushed), "broadcast");
+        cond_broadcast(&l->flushed);
         if (last)
             break;
     }
-    check(pthread_mutex_unlock(&l->lock), "unlock");
+    mutex_unlock(&l->lock);
     return NULL;
 }
 
@@ -234,30 +289,44 @@ int main(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &t_start);
     tl_trace_name_thread("main");
-    check(pthread_mutex_init(&l.lock, NULL), "pthread_mutex_init");
-    cond_init_monotonic(&l.wake);
-    check(pthread_cond_init(&l.flushed, NULL), "pthread_cond_init");
+    int rc = pthread_mutex_init(&l.lock, NULL);
+    if (rc == 0)
+        rc = cond_init_monotonic(&l.wake);
+    if (rc == 0)
+        rc = pthread_cond_init(&l.flushed, NULL);
+    if (rc != 0)
+        die_rc(rc, "initialising the log's lock and condition variables");
     printf("logflush: %d workers, flusher period %d ms, waiting with %s\n", WRITERS, PERIOD_MS,
            l.use_sleep ? "nanosleep()" : "pthread_cond_timedwait()");
 
     pthread_t flusher, th[WRITERS];
     struct writer w[WRITERS];
-    check(pthread_create(&flusher, NULL, flusher_main, &l), "pthread_create");
+    /* A demo with nothing to fall back on: a thread it cannot start ends it. */
+    rc = pthread_create(&flusher, NULL, flusher_main, &l);
+    if (rc != 0)
+        die_rc(rc, "pthread_create (flusher)");
     for (int i = 0; i < WRITERS; i++) {
         w[i] = (struct writer){&l, i + 1, 0};
-        check(pthread_create(&th[i], NULL, writer_main, &w[i]), "pthread_create");
+        rc = pthread_create(&th[i], NULL, writer_main, &w[i]);
+        if (rc != 0)
+            die_rc(rc, "pthread_create (worker)");
     }
-    for (int i = 0; i < WRITERS; i++)
-        check(pthread_join(th[i], NULL), "pthread_join");
+    for (int i = 0; i < WRITERS; i++) {
+        rc = pthread_join(th[i], NULL);
+        if (rc != 0)
+            die_rc(rc, "pthread_join (worker)");
+    }
 
     /* snippet: stop */
     double t0 = ms_now();
     tl_trace_mark("stop");
-    check(pthread_mutex_lock(&l.lock), "lock");
+    mutex_lock(&l.lock);
     l.stopping = true; /* under the lock: the flusher reads it under the lock */
-    check(pthread_cond_signal(&l.wake), "signal");
-    check(pthread_mutex_unlock(&l.lock), "unlock");
-    check(pthread_join(flusher, NULL), "pthread_join"); /* after this, no flush can run */
+    cond_signal(&l.wake);
+    mutex_unlock(&l.lock);
+    rc = pthread_join(flusher, NULL); /* after this, no flush can run */
+    if (rc != 0)
+        die_rc(rc, "pthread_join (flusher)");
     double stop_ms = ms_now() - t0;
     /* end snippet: stop */
 

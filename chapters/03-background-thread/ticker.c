@@ -54,14 +54,18 @@ static inline void mutex_unlock(pthread_mutex_t *m)
  * pthread_condattr_setclock(&attr, CLOCK_MONOTONIC), and one that returns
  * the CLOCK_MONOTONIC time period_ms from now as a struct timespec. */
 
-/* TODO: the thread function. Lock; until stopped: compute the deadline,
- * wait in a `while` (stop flag not set and the wait did not return
- * ETIMEDOUT), count the call, unlock, call fn, lock again. */
+/* TODO: the thread function. Lock; until stopped: compute the deadline
+ * (once per period, after each call - and keep tv_nsec below 1000000000, or
+ * the wait fails at once with EINVAL), wait in a `while` (stop flag not set
+ * and the wait did not return ETIMEDOUT), count the call, unlock, call fn,
+ * lock again. */
 
 ticker *ticker_start(long period_ms, ticker_fn fn, void *arg)
 {
     /* TODO: check the arguments, allocate, initialise the mutex and the
-     * condition variable, create the thread; undo what was done on failure. */
+     * condition variable, create the thread; on failure undo what was done
+     * (destroy, free) and return NULL with errno set (pthread_create's error
+     * is its return value: copy it into errno). */
     (void)period_ms;
     (void)fn;
     (void)arg;

@@ -24,10 +24,10 @@ typedef struct ticker ticker;
 typedef void (*ticker_fn)(void *arg);
 
 /* Start a thread that calls fn(arg) every period_ms milliseconds (period_ms > 0),
- * the first call one period after the start. fn runs only on that thread, so
- * never twice at once. Returns the ticker, or NULL with errno set (EINVAL for
- * a bad argument, ENOMEM, or pthread_create's error) and no thread running.
- * Never blocks. */
+ * the first call one period after the start, and at most one call per period.
+ * fn runs only on that thread, so never twice at once. Returns the ticker, or
+ * NULL with errno set (EINVAL for a bad argument, ENOMEM, or pthread_create's
+ * error), no thread running and nothing left allocated. Never blocks. */
 ticker *ticker_start(long period_ms, ticker_fn fn, void *arg);
 
 /* Stop t, join its thread and free t. Once ticker_stop() has been called, no

@@ -1,4 +1,5 @@
 /* expect: lost-wakeup */
+/* BUG (flusher--signal-not-broadcast): a finished batch signals one flush_now caller instead of broadcasting, so when more callers wait than batches follow, some wait for ever. */
 /*
  * flusher--signal-not-broadcast.c - KNOWN-BUGGY variant of the flusher: one waiter is woken per flush.
  *
@@ -94,6 +95,7 @@ static void cond_signal(pthread_cond_t *c)
         die_rc(rc, "pthread_cond_signal");
 }
 
+/* BUG: no cond_broadcast() helper here: this variant never broadcasts. */
 /* Initialise c to measure timed waits on CLOCK_MONOTONIC. Returns 0 or an errno. */
 static int cond_init_monotonic(pthread_cond_t *c)
 {

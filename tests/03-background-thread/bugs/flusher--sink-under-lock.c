@@ -1,4 +1,5 @@
 /* expect: deadlock */
+/* BUG (flusher--sink-under-lock): the sink is called with the flusher's lock held, so every writer waits for the sink (and a sink that waits for a writer deadlocks). */
 /*
  * flusher--sink-under-lock.c - KNOWN-BUGGY variant of the flusher: the sink is called with the lock held.
  *
@@ -150,8 +151,10 @@ static void *flusher_main(void *arg)
         f->buf = f->spare;
         f->cap = f->spare_cap;
         f->len = 0;
+        /* BUG: no unlock here: the sink below runs with the lock held. */
         if (n > 0)
             f->sink(f->ctx, batch, n); /* BUG: the slow part, with the lock held */
+        /* BUG: ...so there is no lock to take back. */
         f->spare = batch;
         f->spare_cap = batch_cap;
         if (n > 0) {

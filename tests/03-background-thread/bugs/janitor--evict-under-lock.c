@@ -1,6 +1,8 @@
 /* expect: deadlock */
+/* BUG (janitor--evict-under-lock): on_evict is called with the cache's lock held, so an on_evict that calls back into the cache waits for a lock its own thread holds. */
 /*
- * janitor--evict-under-lock.c - KNOWN-BUGGY variant of the janitor cache: on_evict is called with the lock held.
+ * janitor--evict-under-lock.c - a cache with a janitor thread (KNOWN-BUGGY
+ * variant: on_evict is called with the lock held).
  *
  * What it shows: a background thread sharing a hash map with foreground
  * threads, and the two habits that keep that sharing cheap: do under the lock
@@ -186,6 +188,7 @@ static void *janitor_main(void *arg)
                 c->on_evict(c->ctx, e->key, e->value);
             free(e);
         }
+        /* BUG: the lock was never released, so it is not taken back here. */
     }
     mutex_unlock(&c->lock);
     return NULL;

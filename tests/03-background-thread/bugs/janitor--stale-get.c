@@ -1,6 +1,8 @@
 /* expect: wrong-result */
+/* BUG (janitor--stale-get): cache_get ignores the expiry and trusts the janitor, so between two sweeps it returns values that have expired. */
 /*
- * janitor--stale-get.c - KNOWN-BUGGY variant of the janitor cache: cache_get trusts the janitor to have removed expired entries.
+ * janitor--stale-get.c - a cache with a janitor thread (KNOWN-BUGGY
+ * variant: cache_get trusts the janitor to have removed expired entries).
  *
  * What it shows: a background thread sharing a hash map with foreground
  * threads, and the two habits that keep that sharing cheap: do under the lock

@@ -1,6 +1,8 @@
 /* expect: data-race */
+/* BUG (janitor--unlocked-get): cache_get walks the chain without the lock while puts and the janitor relink and free entries: a data race. */
 /*
- * janitor--unlocked-get.c - KNOWN-BUGGY variant of the janitor cache: cache_get skips the lock.
+ * janitor--unlocked-get.c - a cache with a janitor thread (KNOWN-BUGGY
+ * variant: cache_get skips the lock).
  *
  * What it shows: a background thread sharing a hash map with foreground
  * threads, and the two habits that keep that sharing cheap: do under the lock
@@ -263,6 +265,7 @@ bool cache_get(cache *c, int key, long *value)
     bool live = e != NULL && c->now(c->ctx) < e->expires; /* may be expired, not yet swept */
     if (live)
         *value = e->value;
+    /* BUG: no unlock: no lock was taken. */
     return live;
 }
 

@@ -1,4 +1,5 @@
 /* expect: thread-leak */
+/* BUG (ticker--no-join): ticker_stop returns without joining the thread, so the thread is never reaped and fn may still run after stop has returned. */
 /*
  * ticker--no-join.c - KNOWN-BUGGY variant of the ticker: ticker_stop never joins the thread.
  *
@@ -172,7 +173,7 @@ long ticker_stop(ticker *t)
 {
     mutex_lock(&t->lock);
     t->stopping = true;
-    long calls = t->calls;
+    long calls = t->calls; /* BUG: read before the thread is done counting */
     cond_signal(&t->wake); /* one waiter: the ticker thread */
     mutex_unlock(&t->lock);
     /* BUG: returns without pthread_join(): a call of fn may still be running,

@@ -1,4 +1,5 @@
 /* expect: busy-wait */
+/* BUG (ticker--no-setclock): the condition variable keeps the default CLOCK_REALTIME while the deadline is CLOCK_MONOTONIC, so every wait times out at once and the thread spins. */
 /*
  * ticker--no-setclock.c - KNOWN-BUGGY variant of the ticker: the condition variable keeps the default clock.
  *
@@ -75,6 +76,8 @@ static int cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct ti
         die_rc(rc, "pthread_cond_timedwait");
     return rc;
 }
+
+/* BUG: no cond_init_monotonic() here: the condition variable keeps its default clock. */
 
 /* The CLOCK_MONOTONIC time ms milliseconds from now. Never blocks. */
 static struct timespec deadline_after_ms(long ms)

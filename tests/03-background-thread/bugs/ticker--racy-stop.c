@@ -1,4 +1,5 @@
 /* expect: data-race */
+/* BUG (ticker--racy-stop): the loop reads the stop flag without the lock while ticker_stop writes it under the lock: a data race. */
 /*
  * ticker--racy-stop.c - KNOWN-BUGGY variant of the ticker: the stop flag is read without the lock.
  *
@@ -111,22 +112,22 @@ static struct timespec deadline_after_ms(long ms)
 static void *ticker_main(void *arg)
 {
     ticker *t = arg;
-    /* BUG: "it is only a bool": the loop tests the flag without the lock, while
-     * ticker_stop() writes it under the lock - a data race. */
-    while (!t->stopping) {
-        mutex_lock(&t->lock);
+    while (!t->stopping) { /* BUG: "it is only a bool": read without the lock, a data race */
+        mutex_lock(&t->lock); /* BUG: the lock is taken inside the loop, after the racy test */
         struct timespec deadline = deadline_after_ms(t->period_ms);
         int rc = 0;
         while (!t->stopping && rc != ETIMEDOUT)
             rc = cond_timedwait(&t->wake, &t->lock, &deadline);
-        bool stop = t->stopping;
-        if (!stop)
+        bool stop = t->stopping; /* BUG: (with the lines below) unlock before the loop test */
+        if (!stop)               /* BUG */
             t->calls++;
         mutex_unlock(&t->lock);
-        if (stop)
+        if (stop)                /* BUG */
             break;
         t->fn(t->arg);
+        /* BUG: no lock taken back: the loop test above reads the flag unlocked. */
     }
+    /* BUG: nothing to unlock here. */
     return NULL;
 }
 

@@ -1,4 +1,5 @@
 /* expect: slow-stop */
+/* BUG (ticker--sleep): the thread sleeps out the period with nanosleep, which ticker_stop cannot interrupt, so stopping waits up to a whole period. */
 /*
  * ticker--sleep.c - KNOWN-BUGGY variant of the ticker: it sleeps out the period.
  *
@@ -66,6 +67,8 @@ static void cond_signal(pthread_cond_t *c)
         die_rc(rc, "pthread_cond_signal");
 }
 
+/* BUG: no cond_timedwait() helper: this variant sleeps instead. */
+
 /* Initialise c to measure timed waits on CLOCK_MONOTONIC. Returns 0 or an errno. */
 static int cond_init_monotonic(pthread_cond_t *c)
 {
@@ -79,6 +82,8 @@ static int cond_init_monotonic(pthread_cond_t *c)
     pthread_condattr_destroy(&a);
     return rc;
 }
+
+/* BUG: no deadline_after_ms(): a sleep takes a duration, not a deadline. */
 
 /* ---------------------------------------------------------------- the thread */
 
