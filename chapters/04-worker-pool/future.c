@@ -84,8 +84,9 @@ static inline void future_run(void *arg)
 
 future *future_submit(pool *p, future_fn fn, void *arg)
 {
-    /* TODO: allocate and initialise a future with two owners; queue
-     * future_run on p; if the pool refuses, free it and fail with its error. */
+    /* TODO: allocate and initialise a future with two owners (ENOMEM if the
+     * allocation fails); queue future_run on p; if the pool refuses, free it
+     * and fail with its error. */
     (void)p;
     (void)fn;
     (void)arg;

@@ -32,7 +32,9 @@ typedef int (*future_fn)(void *arg, void **result);
 
 /* Queue fn(arg, &result) on pool p and return its future at once. Blocks
  * like pool_submit() while the pool's queue is full. Returns NULL with errno
- * ENOMEM, or EPIPE when the pool refused the task (pool_cancel() was called). */
+ * ENOMEM (the allocation failed: nothing was queued), or EPIPE when the pool
+ * refused the task (pool_cancel() was called); either way nothing is left
+ * allocated and fn will never run. */
 future *future_submit(pool *p, future_fn fn, void *arg);
 
 /* Block until the task has run (or was dropped by pool_cancel()). Returns

@@ -103,8 +103,10 @@ static inline void *worker_main(void *arg)
 pool *pool_create(size_t nthreads, size_t capacity)
 {
     /* TODO: reject 0 (EINVAL); allocate the pool, the slots and the thread
-     * handles; initialise the lock and conditions; start nthreads workers
-     * (if one fails to start, stop and join those that did). */
+     * handles (if one allocation fails, free the others: ENOMEM); initialise
+     * the lock and conditions; start nthreads workers. If the k-th
+     * pthread_create fails, set closing, wake and join the k-1 that did
+     * start, free everything and return NULL with errno = its error. */
     (void)nthreads;
     (void)capacity;
     errno = ENOSYS;

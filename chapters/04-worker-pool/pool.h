@@ -28,9 +28,12 @@ typedef struct pool pool;
 typedef void (*pool_fn)(void *arg);
 
 /* Start nthreads workers sharing a queue of at most capacity waiting tasks.
- * Returns NULL with errno EINVAL (nthreads or capacity 0), ENOMEM, or
- * pthread_create's error (any workers already started are stopped and
- * joined first). Blocks only while starting threads. */
+ * Returns NULL with errno EINVAL (nthreads or capacity 0), ENOMEM (an
+ * allocation failed), or pthread_create's error when the k-th worker cannot
+ * be started: the k-1 workers already started are then stopped and joined
+ * first. On every failure nothing is left behind: no thread running or
+ * unjoined, nothing allocated. Blocks only while starting (or, on failure,
+ * joining) threads. */
 pool *pool_create(size_t nthreads, size_t capacity);
 
 /* Queue fn(arg) for a worker. Blocks while the queue is full. Returns 0, or

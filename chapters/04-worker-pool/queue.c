@@ -76,8 +76,9 @@ static inline void cond_broadcast(pthread_cond_t *c)
 
 taskq *taskq_create(size_t capacity)
 {
-    /* TODO: reject capacity 0 (EINVAL); allocate the struct and the slots;
-     * initialise the mutex and both condition variables. */
+    /* TODO: reject capacity 0 (EINVAL); allocate the struct and the slots
+     * (if either fails, free the other: ENOMEM); initialise the mutex and
+     * both condition variables. */
     (void)capacity;
     errno = ENOSYS;
     return NULL;

@@ -30,7 +30,8 @@ struct task {
 typedef struct taskq taskq;
 
 /* A new open, empty queue holding at most capacity tasks. Returns NULL with
- * errno EINVAL when capacity is 0, ENOMEM when out of memory. Never blocks. */
+ * errno EINVAL when capacity is 0, ENOMEM when an allocation fails (then
+ * nothing is left allocated). Never blocks. */
 taskq *taskq_create(size_t capacity);
 
 /* Append t at the tail. Blocks while the queue is full and still open.

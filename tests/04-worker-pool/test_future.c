@@ -107,6 +107,40 @@ static void check_getter(const struct getter *g)
                   (void *)(g->c->x * 3 + 1));
 }
 
+/* Returns true once *n >= want; false after tl_bound_s(), so that a thread
+ * that is never woken is reported as such instead of hanging the test.
+ * Polls in poll(): it makes no wrapped call. */
+static bool await_at_least(atomic_int *n, int want)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(n) < want) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
+            return false;
+        tl_idle_ms(1);
+    }
+    return true;
+}
+
+/* Returns true once count() >= want; false as soon as *returned (may be NULL)
+ * is non-zero, or after tl_bound_s(). Polls in poll(): no wrapped call, and
+ * no yield loop that threads spinning beside it could stretch out. */
+static bool await_count_bounded(long (*count)(void), long want, atomic_int *returned)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (count() < want) {
+        if (returned != NULL && atomic_load(returned) != 0)
+            return false;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
+            return false;
+        tl_idle_ms(1);
+    }
+    return true;
+}
+
 /* -------------------------------------------------------------- tests */
 
 TL_TEST(get_returns_each_result_and_error)
@@ -156,6 +190,8 @@ TL_TEST(get_blocks_until_the_task_has_run)
               "future_get returned %d before the task had run: it must block", g.err);
     tl_assert(waited, TL_BUSY_WAIT, "future_get never waited on a condition variable");
     tl_gate_open(&gate);
+    tl_assert(await_at_least(&returned, 1), TL_LOST_WAKEUP,
+              "a thread blocked in future_get() was not woken when the task completed");
     tl_latch_wait(&done, 1);
     tl_check_rc(pthread_join(th, NULL), "pthread_join");
     check_getter(&g);
@@ -192,7 +228,11 @@ TL_TEST(every_getter_is_woken)
         tl_assert(waited && atomic_load(&returned) == 0, TL_WRONG,
                   "future_get must block (in a condition wait) until the task has run");
         tl_gate_open(&gate);
-        tl_latch_wait(&done, k); /* one completion must wake all k getters */
+        tl_assert(await_at_least(&returned, k), TL_LOST_WAKEUP,
+                  "%d threads were blocked in future_get() on one future, and only %d returned "
+                  "when its task completed: completion must wake every getter", k,
+                  atomic_load(&returned));
+        tl_latch_wait(&done, k);
         for (int i = 0; i < k; i++) {
             tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
             check_getter(&g[i]);
@@ -299,6 +339,163 @@ TL_TEST(cancel_completes_dropped_futures)
     tl_gate_destroy(&gate);
 }
 
+/* Heap blocks allocated and not yet freed, by the code under test and the test. */
+static long heap_live(void)
+{
+    struct tl_counts c = tl_counts_now();
+    return c.heap_allocs - c.heap_frees;
+}
+
+/* The narrow wake-up: a getter already blocked when its task is dropped must
+ * be woken by pool_cancel(p, future_dropped), and every future is freed. */
+TL_TEST(cancel_wakes_a_blocked_getter_and_frees_every_future)
+{
+    uint64_t rs = tl_input_seed();
+    long live0 = heap_live();
+    size_t n = 1 + tl_rand(&rs) % 3;
+    struct tl_gate gate;
+    tl_gate_init(&gate);
+    pool *p = make_pool(n, 4);
+    struct calc c[8] = {0};
+    future *f[8];
+    for (size_t i = 0; i < n; i++) { /* every worker busy at the gate */
+        c[i].gate = &gate;
+        c[i].x = tl_rand(&rs) % 100000;
+        f[i] = submit_ok(p, &c[i]);
+    }
+    tl_gate_await_inside(&gate, (int)n);
+    c[n].x = tl_rand(&rs) % 100000;
+    f[n] = submit_ok(p, &c[n]); /* queued: it will be dropped */
+    atomic_int returned = 0;
+    struct tl_latch done;
+    tl_latch_init(&done);
+    struct getter g = {.f = f[n], .c = &c[n], .returned = &returned, .done = &done, .err = -1};
+    pthread_t th;
+    tl_check_rc(pthread_create(&th, NULL, get_once, &g), "pthread_create");
+    /* n workers at the gate and the getter, all in a condition wait */
+    (void)tl_await_blocked_n(TL_ST_COND, (int)n + 1);
+    tl_spurious_set(0);
+    struct tl_activity a = tl_watch_idle(TL_IDLE_MS);
+    tl_assert(atomic_load(&returned) == 0, TL_WRONG,
+              "future_get returned %d before its task had run or been dropped", g.err);
+    tl_assert(!tl_activity_busy(&a), TL_BUSY_WAIT,
+              "%s: a future_get waiting for a queued task must sleep in a condition wait",
+              tl_activity_str(&a));
+    tl_assert(pool_cancel(p, future_dropped) == 1, TL_WRONG, "pool_cancel must drop the queued task");
+    /* bounded: a getter that is never woken is reported, not waited for */
+    struct timespec at = tl_deadline(tl_bound_s());
+    int woke = 0;
+    while (!(woke = atomic_load(&returned))) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        if (t.tv_sec > at.tv_sec || (t.tv_sec == at.tv_sec && t.tv_nsec > at.tv_nsec))
+            break;
+        tl_idle_ms(1);
+    }
+    tl_assert(woke, TL_LOST_WAKEUP,
+              "a thread blocked in future_get() was not woken when pool_cancel(p, future_dropped) "
+              "dropped its task: the dropped future must wake its getters like a completed one");
+    tl_latch_wait(&done, 1);
+    tl_check_rc(pthread_join(th, NULL), "pthread_join");
+    tl_assert(g.err == ECANCELED, TL_WRONG,
+              "future_get of a dropped task returned %d, want ECANCELED (%d)", g.err, ECANCELED);
+    future_destroy(f[n]);
+    tl_gate_open(&gate);
+    for (size_t i = 0; i < n; i++) {
+        check_get(f[i], &c[i], "a task running at cancel");
+        future_destroy(f[i]);
+    }
+    pool_destroy(p);
+    tl_latch_destroy(&done);
+    tl_gate_destroy(&gate);
+    tl_assert(heap_live() == live0, TL_MEMORY,
+              "%ld heap block(s) were never freed once every future was destroyed and the pool "
+              "too: is a dropped or completed future ever released?", heap_live() - live0);
+}
+
+static long spurious_now(void) { return tl_counts_now().cond_spurious; }
+
+/* POSIX lets a wait return without a signal: a getter must wait again. */
+TL_TEST(spurious_wakeups_do_not_end_a_get)
+{
+    uint64_t rs = tl_input_seed();
+    struct tl_gate gate;
+    tl_gate_init(&gate);
+    pool *p = make_pool(1 + tl_rand(&rs) % 2, 4);
+    struct calc c = {.gate = &gate, .x = tl_rand(&rs) % 100000};
+    future *f = submit_ok(p, &c);
+    tl_gate_await_inside(&gate, 1);
+    atomic_int returned = 0;
+    struct tl_latch done;
+    tl_latch_init(&done);
+    struct getter g = {.f = f, .c = &c, .returned = &returned, .done = &done};
+    tl_spurious_set(1000); /* every wait returns at once, unsignalled */
+    long base = spurious_now();
+    pthread_t th;
+    tl_check_rc(pthread_create(&th, NULL, get_once, &g), "pthread_create");
+    (void)await_count_bounded(spurious_now, base + 8, &returned);
+    tl_spurious_set(0);
+    tl_assert(atomic_load(&returned) == 0, TL_WRONG,
+              "future_get returned %d (result %p) after a spurious wake-up, before the task had "
+              "run: it must wait again - `while`, not `if`", g.err, g.result);
+    tl_gate_open(&gate);
+    tl_latch_wait(&done, 1);
+    tl_check_rc(pthread_join(th, NULL), "pthread_join");
+    check_getter(&g);
+    future_destroy(f);
+    pool_destroy(p);
+    tl_latch_destroy(&done);
+    tl_gate_destroy(&gate);
+}
+
+/* future_submit when the allocation fails or the pool refuses: NULL, the
+ * error in errno, nothing queued, nothing left allocated. */
+TL_TEST(submit_failures_leave_nothing_behind)
+{
+    uint64_t rs = tl_input_seed();
+    pool *p = make_pool(1 + tl_rand(&rs) % 3, 4);
+    struct calc c = {.x = tl_rand(&rs) % 100000};
+    for (long k = 1; k <= 8; k++) {
+        long live0 = heap_live();
+        tl_fault_nth(TL_FAULT_MALLOC, k, 0);
+        errno = 0;
+        future *f = future_submit(p, calc_fn, &c);
+        int err = errno;
+        bool fired = tl_fault_fired(TL_FAULT_MALLOC);
+        tl_fault_nth(TL_FAULT_MALLOC, 0, 0);
+        if (!fired) {
+            tl_assert(f != NULL, TL_WRONG, "future_submit returned NULL (errno %d)", err);
+            check_get(f, &c, "after the allocation tests");
+            future_destroy(f);
+            break;
+        }
+        if (f != NULL) {
+            (void)future_get(f, NULL);
+            future_destroy(f);
+        }
+        tl_assert(f == NULL, TL_ERROR_PATH,
+                  "future_submit returned a future although its allocation %ld failed", k);
+        tl_assert(err == ENOMEM, TL_ERROR_PATH,
+                  "future_submit returned NULL with errno %d when allocation %ld failed, want "
+                  "ENOMEM", err, k);
+        pool_wait(p);
+        tl_assert(c.runs == 0, TL_ERROR_PATH,
+                  "future_submit returned NULL (allocation %ld failed) but the task ran anyway", k);
+        tl_assert(heap_live() == live0, TL_ERROR_PATH,
+                  "future_submit returned NULL when allocation %ld failed, but left %ld heap "
+                  "block(s) unfreed", k, heap_live() - live0);
+    }
+    tl_assert(pool_cancel(p, future_dropped) == 0, TL_WRONG, "nothing was queued to drop");
+    long live0 = heap_live();
+    errno = 0;
+    tl_assert(future_submit(p, calc_fn, &c) == NULL && errno == EPIPE, TL_WRONG,
+              "future_submit after pool_cancel must return NULL with errno EPIPE (errno %d)", errno);
+    tl_assert(heap_live() == live0, TL_MEMORY,
+              "future_submit refused by a cancelled pool left %ld heap block(s) unfreed",
+              heap_live() - live0);
+    pool_destroy(p);
+}
+
 /* Stress: clients submit batches, get them in a shuffled order, drop some unread. */
 struct client {
     pool *p;
@@ -363,6 +560,9 @@ static const struct tl_test tl_tests[] = {
     TL_RUN(destroy_before_the_task_has_run),
     TL_RUN(cancel_completes_dropped_futures),
     TL_RUN(stress_clients_and_workers),
+    TL_RUN(cancel_wakes_a_blocked_getter_and_frees_every_future),
+    TL_RUN(spurious_wakeups_do_not_end_a_get),
+    TL_RUN(submit_failures_leave_nothing_behind),
 };
 
 TL_MAIN("04-worker-pool/future")

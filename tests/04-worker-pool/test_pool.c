@@ -112,8 +112,20 @@ static void assert_all_joined(size_t nthreads, long mine)
               "pool_create(%zu, ...) started %ld threads, want exactly %zu", nthreads,
               c.threads_created, nthreads);
     tl_assert(c.threads_joined == c.threads_created, TL_THREAD_LEAK,
-              "after pool_destroy %ld of %ld worker threads were joined", c.threads_joined,
-              c.threads_created);
+              "after pool_destroy %ld of %ld worker threads were joined (%ld detached): "
+              "pool_destroy must join every worker", c.threads_joined, c.threads_created,
+              c.threads_detached);
+}
+
+/* pool_destroy on a helper thread, so that a destroy that never returns (an
+ * idle worker never woken) is reported as such, not waited out. */
+static void destroy_call(void *p) { pool_destroy(p); }
+
+static void destroy_bounded(pool *p, size_t n)
+{
+    tl_assert(tl_call_bounded(destroy_call, p), TL_LOST_WAKEUP,
+              "pool_destroy of an idle pool of %zu workers never returned: every idle worker "
+              "must be woken (broadcast) to see the shutdown and exit", n);
 }
 
 /* A thread that makes one pool_submit and reports how it went. */
@@ -132,6 +144,40 @@ static void *submit_once(void *arg)
     atomic_store(&s->returned, 1);
     tl_latch_arrive(&s->done);
     return NULL;
+}
+
+/* Returns true once *n >= want; false after tl_bound_s(), so that a thread
+ * that is never woken is reported as such instead of hanging the test.
+ * Polls in poll(): it makes no wrapped call. */
+static bool await_at_least(atomic_int *n, int want)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(n) < want) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
+            return false;
+        tl_idle_ms(1);
+    }
+    return true;
+}
+
+/* Returns true once count() >= want; false as soon as *returned (may be NULL)
+ * is non-zero, or after tl_bound_s(). Polls in poll(): no wrapped call, and
+ * no yield loop that threads spinning beside it could stretch out. */
+static bool await_count_bounded(long (*count)(void), long want, atomic_int *returned)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (count() < want) {
+        if (returned != NULL && atomic_load(returned) != 0)
+            return false;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
+            return false;
+        tl_idle_ms(1);
+    }
+    return true;
 }
 
 /* -------------------------------------------------------------- tests */
@@ -162,14 +208,14 @@ TL_TEST(runs_every_task_exactly_once)
     tl_assert(atomic_load(&c.finished) == c.njobs, TL_WRONG,
               "pool_wait returned after %d of %d tasks had finished", atomic_load(&c.finished),
               c.njobs);
-    pool_destroy(p);
+    destroy_bounded(p, n);
     for (int i = 0; i < c.njobs; i++)
         tl_assert(c.jobs[i].runs == 1, TL_WRONG,
                   "task %d ran %d times, want exactly once (%zu workers, capacity %zu)", i,
                   c.jobs[i].runs, n, cap);
     tl_assert(c.on_main == 0, TL_WRONG, "%d tasks ran in the submitting thread, not in a worker",
               c.on_main);
-    assert_all_joined(n, 0);
+    assert_all_joined(n, 1);
     ctx_free(&c);
 }
 
@@ -209,7 +255,7 @@ TL_TEST(workers_run_tasks_in_parallel)
     pool *p = make_pool(n, n);
     for (size_t i = 0; i < n; i++)
         tl_assert(pool_submit(p, meet_fn, &mt) == 0, TL_WRONG, "pool_submit failed");
-    bool met = tl_await_count(arrived_now, (long)n, NULL, 0);
+    bool met = await_count_bounded(arrived_now, (long)n, NULL); /* time-bounded, not yield-counted */
     if (!met) { /* let the stuck task go, so the failure is reported, not a hang */
         pthread_mutex_lock(&mt.m);
         atomic_store(&mt.give_up, 1);
@@ -222,10 +268,10 @@ TL_TEST(workers_run_tasks_in_parallel)
               "is a task run while the pool's lock is held?",
               n, n, together);
     pool_wait(p);
-    pool_destroy(p);
+    destroy_bounded(p, n);
     tl_assert(tl_workers_seen() == (long)n, TL_NOT_PARALLEL,
               "%ld distinct worker threads ran the %zu tasks", tl_workers_seen(), n);
-    assert_all_joined(n, 0);
+    assert_all_joined(n, 1);
     pthread_cond_destroy(&mt.cv);
     pthread_mutex_destroy(&mt.m);
 }
@@ -258,7 +304,10 @@ TL_TEST(submit_blocks_while_the_queue_is_full)
     tl_assert(waited, TL_BUSY_WAIT,
               "pool_submit into a full queue never waited on a condition variable");
     tl_gate_open(&c.gate);
-    tl_latch_wait(&s.done, 1); /* the workers drain the queue: the submitter must be woken */
+    tl_assert(await_at_least(&s.returned, 1), TL_LOST_WAKEUP,
+              "a pool_submit blocked on a full queue was never woken although the workers took "
+              "tasks out of it");
+    tl_latch_wait(&s.done, 1);
     /* end snippet: blocks */
     tl_check_rc(pthread_join(th, NULL), "pthread_join");
     tl_assert(s.rc == 0, TL_WRONG, "the blocked pool_submit returned %d once there was room", s.rc);
@@ -271,19 +320,68 @@ TL_TEST(submit_blocks_while_the_queue_is_full)
     ctx_free(&c);
 }
 
-/* Opens the gate once the main thread is waiting in pool_wait. */
-struct opener {
-    struct tl_gate *gate;
-    long base;
-    atomic_int main_waited;
+/* Several submitters blocked on a full queue: as the workers take tasks out,
+ * each must be woken (one slot each), not only the first. */
+TL_TEST(each_blocked_submitter_is_woken)
+{
+    uint64_t rs = tl_input_seed();
+    enum { MAXK = 4 };
+    for (int round = 0; round < 3; round++) {
+        size_t n = 1 + tl_rand(&rs) % 2, cap = 1 + tl_rand(&rs) % 3;
+        int k = 2 + (int)(tl_rand(&rs) % (MAXK - 1));
+        struct ctx c;
+        ctx_init(&c, (int)(n + cap) + k);
+        pool *p = make_pool(n, cap);
+        for (size_t i = 0; i < n; i++) {
+            c.jobs[i].gated = true;
+            submit_ok(p, &c.jobs[i]);
+        }
+        tl_gate_await_inside(&c.gate, (int)n);
+        for (size_t i = n; i < n + cap; i++)
+            submit_ok(p, &c.jobs[i]);
+        struct submitter s[MAXK];
+        pthread_t th[MAXK];
+        for (int i = 0; i < k; i++) {
+            s[i] = (struct submitter){.p = p, .j = &c.jobs[n + cap + (size_t)i], .rc = -1};
+            tl_latch_init(&s[i].done);
+            tl_check_rc(pthread_create(&th[i], NULL, submit_once, &s[i]), "pthread_create");
+        }
+        (void)tl_await_blocked_n(TL_ST_COND, (int)n + k); /* n at the gate, k submitters */
+        tl_gate_open(&c.gate);
+        for (int i = 0; i < k; i++) /* bounded: a submitter never woken is reported */
+            (void)await_at_least(&s[i].returned, 1);
+        int got = 0;
+        for (int i = 0; i < k; i++)
+            got += atomic_load(&s[i].returned);
+        tl_assert(got == k, TL_LOST_WAKEUP,
+                  "%d submitters were blocked on a full queue and the workers emptied it, but only "
+                  "%d returned: each task taken out must wake a blocked submitter", k, got);
+        for (int i = 0; i < k; i++) {
+            tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
+            tl_assert(s[i].rc == 0, TL_WRONG, "a blocked pool_submit returned %d", s[i].rc);
+            tl_latch_destroy(&s[i].done);
+        }
+        pool_wait(p);
+        for (int i = 0; i < c.njobs; i++)
+            tl_assert(c.jobs[i].runs == 1, TL_WRONG, "task %d ran %d times, want once", i,
+                      c.jobs[i].runs);
+        pool_destroy(p);
+        ctx_free(&c);
+    }
+}
+
+/* pool_wait on a helper thread; records how many tasks had finished when it returned. */
+struct waitrec {
+    pool *p;
+    struct ctx *c;
+    int fin;
 };
 
-static void *open_when_main_waits(void *arg)
+static void wait_and_record(void *arg)
 {
-    struct opener *o = arg;
-    atomic_store(&o->main_waited, tl_await_count(tl_waits_now, o->base + 1, NULL, 0));
-    tl_gate_open(o->gate);
-    return NULL;
+    struct waitrec *wr = arg;
+    pool_wait(wr->p);
+    wr->fin = atomic_load(&wr->c->finished);
 }
 
 TL_TEST(pool_wait_sleeps_until_the_last_task_finishes)
@@ -302,18 +400,17 @@ TL_TEST(pool_wait_sleeps_until_the_last_task_finishes)
         tl_gate_await_inside(&c.gate, (int)n);
         for (size_t i = n; i < n + cap; i++)
             submit_ok(p, &c.jobs[i]);
-        struct opener o = {.gate = &c.gate, .base = tl_waits_now()};
-        pthread_t th;
-        tl_check_rc(pthread_create(&th, NULL, open_when_main_waits, &o), "pthread_create");
-        pool_wait(p); /* the last task to finish must wake us */
-        int fin = atomic_load(&c.finished);
-        tl_check_rc(pthread_join(th, NULL), "pthread_join");
-        tl_assert(fin == c.njobs, TL_WRONG,
+        struct waitrec wr = {.p = p, .c = &c, .fin = -1};
+        struct tl_call *w = tl_call_start(wait_and_record, &wr);
+        /* the n workers at the gate and the waiter, all really asleep */
+        (void)tl_await_blocked_n(TL_ST_COND, (int)n + 1);
+        tl_gate_open(&c.gate); /* the last task to finish must wake the waiter */
+        tl_assert(tl_call_finish(w), TL_LOST_WAKEUP,
+                  "pool_wait never returned after the last of %d tasks finished (%zu were running "
+                  "and %zu queued when it began to wait)", c.njobs, n, cap);
+        tl_assert(wr.fin == c.njobs, TL_WRONG,
                   "pool_wait returned when %d of %d tasks had finished (%zu were running, %zu "
-                  "queued)",
-                  fin, c.njobs, n, cap);
-        tl_assert(o.main_waited, TL_BUSY_WAIT,
-                  "pool_wait never waited on a condition variable while tasks ran");
+                  "queued)", wr.fin, c.njobs, n, cap);
         pool_destroy(p);
         ctx_free(&c);
     }
@@ -323,12 +420,14 @@ TL_TEST(pool_wait_sleeps_until_the_last_task_finishes)
 struct destroyer {
     pool *p;
     struct tl_latch done;
+    atomic_int returned;
 };
 
 static void *destroy_it(void *arg)
 {
     struct destroyer *d = arg;
     pool_destroy(d->p);
+    atomic_store(&d->returned, 1);
     tl_latch_arrive(&d->done);
     return NULL;
 }
@@ -356,6 +455,9 @@ TL_TEST(destroy_runs_queued_tasks_then_joins)
      * gate after that, so the queued tasks are still queued when it starts. */
     (void)tl_await_count(tl_wakes_now, base + 1, NULL, 0);
     tl_gate_open(&c.gate);
+    tl_assert(await_at_least(&d.returned, 1), TL_LOST_WAKEUP,
+              "pool_destroy never returned after the last running task finished: were all %zu "
+              "workers woken to run the queued tasks and exit?", n);
     tl_latch_wait(&d.done, 1);
     tl_check_rc(pthread_join(th, NULL), "pthread_join");
     for (int i = 0; i < c.njobs; i++)
@@ -372,18 +474,28 @@ TL_TEST(destroy_runs_queued_tasks_then_joins)
 TL_TEST(destroy_stops_idle_workers)
 {
     uint64_t rs = tl_input_seed();
-    long created = 0;
+    long created = 0, mine = 0;
+    bool sleepers = true; /* false once workers were seen never to block (polling) */
     for (int round = 0; round < 12; round++) {
         size_t n = 2 + tl_rand(&rs) % 4;
-        long base = tl_waits_now();
         pool *p = make_pool(n, 1 + tl_rand(&rs) % 4);
         created += (long)n;
-        if (round % 2 == 0) /* half the time, let every worker go idle first */
-            (void)tl_await_count(tl_waits_now, base + (long)n, NULL, 0);
-        pool_destroy(p); /* every worker must wake and exit */
+        if (round % 2 == 0 && sleepers) /* half the time, let every worker go idle first */
+            sleepers = tl_await_blocked_n(TL_ST_COND, (int)n);
+        struct destroyer d = {.p = p};
+        tl_latch_init(&d.done);
+        pthread_t th;
+        tl_check_rc(pthread_create(&th, NULL, destroy_it, &d), "pthread_create");
+        tl_assert(await_at_least(&d.returned, 1), TL_LOST_WAKEUP,
+                  "pool_destroy of a pool of %zu %s workers never returned: every idle worker must "
+                  "be woken to see the shutdown", n, round % 2 == 0 ? "idle" : "starting");
+        tl_check_rc(pthread_join(th, NULL), "pthread_join");
+        tl_latch_destroy(&d.done);
+        mine++; /* the destroyer thread */
         struct tl_counts k = tl_counts_now();
-        tl_assert(k.threads_joined == created, TL_THREAD_LEAK,
-                  "after pool_destroy %ld of %ld workers were joined", k.threads_joined, created);
+        tl_assert(k.threads_joined - mine == created, TL_THREAD_LEAK,
+                  "after pool_destroy %ld of %ld workers were joined (%ld detached): pool_destroy "
+                  "must join every worker", k.threads_joined - mine, created, k.threads_detached);
     }
 }
 
@@ -411,7 +523,10 @@ TL_TEST(cancel_drops_queued_tasks)
               "pool_submit into a full queue must block (returned %d)", s.rc);
 
     size_t dropped = pool_cancel(p, on_dropped);
-    tl_latch_wait(&s.done, 1); /* cancel must wake the blocked submitter */
+    tl_assert(await_at_least(&s.returned, 1), TL_LOST_WAKEUP,
+              "a pool_submit blocked on a full queue was never woken by pool_cancel: it must "
+              "return EPIPE");
+    tl_latch_wait(&s.done, 1);
     tl_check_rc(pthread_join(th, NULL), "pthread_join");
     tl_assert(s.rc == EPIPE, TL_WRONG, "a pool_submit blocked at cancel returned %d, want EPIPE",
               s.rc);
@@ -494,15 +609,342 @@ TL_TEST(stress_many_submitters)
     }
 }
 
+/* Heap blocks allocated and not yet freed, by the code under test and the test. */
+static long heap_live(void)
+{
+    struct tl_counts c = tl_counts_now();
+    return c.heap_allocs - c.heap_frees;
+}
+
+/* The k-th pthread_create fails: the k-1 workers started must be stopped and
+ * joined, everything freed, NULL returned with errno set (pool.h). */
+TL_TEST(create_failure_stops_and_joins_started_workers)
+{
+    uint64_t rs = tl_input_seed();
+    size_t n = 2 + tl_rand(&rs) % 3, cap = 1 + tl_rand(&rs) % 8;
+    for (long k = 1; k <= (long)n; k++) {
+        struct tl_counts c0 = tl_counts_now();
+        long live0 = heap_live();
+        int fail = k % 2 ? EAGAIN : EPERM;
+        tl_fault_nth(TL_FAULT_CREATE, k, fail);
+        errno = 0;
+        pool *p = pool_create(n, cap);
+        int err = errno;
+        bool fired = tl_fault_fired(TL_FAULT_CREATE);
+        tl_fault_nth(TL_FAULT_CREATE, 0, 0);
+        struct tl_counts c1 = tl_counts_now();
+        long started = c1.threads_created - c0.threads_created;
+        long joined = c1.threads_joined - c0.threads_joined;
+        tl_assert(fired, TL_WRONG, "pool_create(%zu, %zu) made fewer than %ld pthread_create calls",
+                  n, cap, k);
+        if (p != NULL)
+            pool_destroy(p);
+        tl_assert(p == NULL, TL_ERROR_PATH,
+                  "pool_create(%zu, %zu) returned a pool although its pthread_create %ld of %zu "
+                  "failed (%s)", n, cap, k, n, strerror(fail));
+        tl_assert(joined == started, TL_ERROR_PATH,
+                  "pool_create(%zu, %zu) returned NULL when pthread_create %ld failed, but joined "
+                  "only %ld of the %ld workers it had started: stop and join them first",
+                  n, cap, k, joined, started);
+        tl_assert(err == fail, TL_ERROR_PATH,
+                  "pool_create returned NULL with errno %d when pthread_create failed with %d (%s): "
+                  "errno must be pthread_create's error", err, fail, strerror(fail));
+        tl_assert(heap_live() == live0, TL_ERROR_PATH,
+                  "pool_create returned NULL when pthread_create %ld of %zu failed, but left %ld "
+                  "heap block(s) unfreed", k, n, heap_live() - live0);
+    }
+    /* And when an allocation fails: ENOMEM, no thread left, nothing allocated. */
+    for (long k = 1; k <= 16; k++) {
+        struct tl_counts c0 = tl_counts_now();
+        long live0 = heap_live();
+        tl_fault_nth(TL_FAULT_MALLOC, k, 0);
+        errno = 0;
+        pool *p = pool_create(n, cap);
+        int err = errno;
+        bool fired = tl_fault_fired(TL_FAULT_MALLOC);
+        tl_fault_nth(TL_FAULT_MALLOC, 0, 0);
+        struct tl_counts c1 = tl_counts_now();
+        if (!fired) { /* fewer than k allocations: each one has been made to fail */
+            tl_assert(p != NULL, TL_WRONG, "pool_create returned NULL (errno %d)", err);
+            pool_destroy(p);
+            break;
+        }
+        if (p != NULL)
+            pool_destroy(p);
+        tl_assert(p == NULL, TL_ERROR_PATH,
+                  "pool_create(%zu, %zu) returned a pool although its allocation %ld failed", n,
+                  cap, k);
+        tl_assert(c1.threads_joined - c0.threads_joined == c1.threads_created - c0.threads_created,
+                  TL_ERROR_PATH,
+                  "pool_create returned NULL when allocation %ld failed, but left %ld worker(s) "
+                  "unjoined", k,
+                  (c1.threads_created - c0.threads_created) - (c1.threads_joined - c0.threads_joined));
+        tl_assert(err == ENOMEM, TL_ERROR_PATH,
+                  "pool_create returned NULL with errno %d when allocation %ld failed, want ENOMEM",
+                  err, k);
+        tl_assert(heap_live() == live0, TL_ERROR_PATH,
+                  "pool_create returned NULL when allocation %ld failed, but left %ld heap "
+                  "block(s) unfreed", k, heap_live() - live0);
+    }
+}
+
+/* Idle workers, a blocked submitter and a blocked pool_wait all sleep. */
+static void wait_for_pool(void *arg) { pool_wait(arg); }
+
+TL_TEST(blocked_threads_sleep)
+{
+    uint64_t rs = tl_input_seed();
+    tl_spurious_set(0);
+    size_t n = 2 + tl_rand(&rs) % 3, cap = 1 + tl_rand(&rs) % 4;
+    pool *p = make_pool(n, cap);
+    bool asleep = tl_await_blocked_n(TL_ST_COND, (int)n);
+    struct tl_activity a = tl_watch_idle(TL_IDLE_MS);
+    tl_assert(!tl_activity_busy(&a), TL_BUSY_WAIT,
+              "%s: the %zu workers of an idle pool must sleep in a condition wait, not poll%s", 
+              tl_activity_str(&a), n, asleep ? "" : " (they never blocked)");
+    struct ctx c;
+    ctx_init(&c, (int)(n + cap + 1));
+    for (size_t i = 0; i < n; i++) {
+        c.jobs[i].gated = true;
+        submit_ok(p, &c.jobs[i]);
+    }
+    tl_gate_await_inside(&c.gate, (int)n);
+    for (size_t i = n; i < n + cap; i++)
+        submit_ok(p, &c.jobs[i]);
+    struct submitter s = {.p = p, .j = &c.jobs[n + cap]};
+    tl_latch_init(&s.done);
+    pthread_t th;
+    tl_check_rc(pthread_create(&th, NULL, submit_once, &s), "pthread_create");
+    struct tl_call *w = tl_call_start(wait_for_pool, p);
+    (void)tl_await_blocked_n(TL_ST_COND, (int)n + 2); /* n at the gate, a submitter, a waiter */
+    a = tl_watch_idle(TL_IDLE_MS);
+    tl_assert(!tl_activity_busy(&a), TL_BUSY_WAIT,
+              "%s: with every worker busy and the queue full, a pool_submit and a pool_wait "
+              "must sleep in a condition wait, not poll", tl_activity_str(&a));
+    tl_assert(atomic_load(&s.returned) == 0, TL_WRONG,
+              "pool_submit returned %d into a full queue", s.rc);
+    tl_gate_open(&c.gate);
+    tl_latch_wait(&s.done, 1);
+    tl_check_rc(pthread_join(th, NULL), "pthread_join");
+    tl_assert(tl_call_finish(w), TL_LOST_WAKEUP,
+              "pool_wait never returned after the last task finished");
+    pool_destroy(p);
+    tl_latch_destroy(&s.done);
+    ctx_free(&c);
+}
+
+static long spurious_now(void) { return tl_counts_now().cond_spurious; }
+
+/* POSIX lets a wait return without a signal, and the kit makes every wait do
+ * so for a while: workers, a submitter and a pool_wait must all wait again. */
+TL_TEST(spurious_wakeups_change_nothing)
+{
+    uint64_t rs = tl_input_seed();
+    size_t n = 1 + tl_rand(&rs) % 3, cap = 1 + tl_rand(&rs) % 4;
+    struct ctx c;
+    ctx_init(&c, (int)(2 * n + cap + 1));
+    tl_spurious_set(1000); /* idle workers: every wait returns at once, unsignalled */
+    long base = spurious_now();
+    pool *p = make_pool(n, cap);
+    (void)await_count_bounded(spurious_now, base + 4 * (long)n, NULL);
+    tl_spurious_set(0);
+    tl_assert(atomic_load(&c.finished) == 0, TL_WRONG, "a task ran before any was submitted");
+    for (size_t i = 0; i < n; i++) {
+        c.jobs[i].gated = true;
+        submit_ok(p, &c.jobs[i]);
+    }
+    tl_gate_await_inside(&c.gate, (int)n);
+    for (size_t i = n; i < n + cap; i++)
+        submit_ok(p, &c.jobs[i]);
+    struct submitter s = {.p = p, .j = &c.jobs[n + cap]};
+    tl_latch_init(&s.done);
+    tl_spurious_set(1000); /* the submitter and pool_wait: woken again and again */
+    base = spurious_now();
+    pthread_t th;
+    tl_check_rc(pthread_create(&th, NULL, submit_once, &s), "pthread_create");
+    struct tl_call *w = tl_call_start(wait_for_pool, p);
+    (void)await_count_bounded(spurious_now, base + 8, &s.returned);
+    int w_back = 0;
+    sem_getvalue(&w->done, &w_back);
+    tl_spurious_set(0);
+    tl_assert(atomic_load(&s.returned) == 0, TL_WRONG,
+              "pool_submit returned %d into a full queue after a spurious wake-up (POSIX allows "
+              "them): it must wait again - `while`, not `if`", s.rc);
+    tl_assert(w_back == 0, TL_WRONG,
+              "pool_wait returned after a spurious wake-up while %zu tasks still ran and %zu were "
+              "queued: it must wait again - `while`, not `if`", n, cap);
+    tl_gate_open(&c.gate);
+    tl_latch_wait(&s.done, 1);
+    tl_check_rc(pthread_join(th, NULL), "pthread_join");
+    tl_assert(tl_call_finish(w), TL_LOST_WAKEUP,
+              "pool_wait never returned after the last task finished");
+    pool_wait(p); /* the blocked submitter's task may have been queued after that wait ended */
+    for (int i = 0; i <= (int)(n + cap); i++)
+        tl_assert(c.jobs[i].runs == 1, TL_WRONG, "task %d ran %d times, want once", i,
+                  c.jobs[i].runs);
+    tl_assert(atomic_load(&c.finished) == (int)(n + cap + 1), TL_WRONG,
+              "%d tasks ran, %zu were submitted", atomic_load(&c.finished), n + cap + 1);
+    pool_destroy(p);
+    tl_latch_destroy(&s.done);
+    ctx_free(&c);
+}
+
+/* A task may submit further tasks, also while pool_destroy() drains the
+ * queue: what it submits runs too (pool.h). */
+struct parent {
+    pool *p;
+    struct ctx *c;
+    int child;           /* index of the job it submits */
+    struct tl_gate *gate;
+    atomic_int rc;
+};
+
+static void parent_fn(void *arg)
+{
+    struct parent *pa = arg;
+    tl_gate_pass(pa->gate);
+    atomic_store(&pa->rc, pool_submit(pa->p, job_fn, &pa->c->jobs[pa->child]));
+}
+
+TL_TEST(tasks_may_submit_tasks_even_during_destroy)
+{
+    uint64_t rs = tl_input_seed();
+    size_t n = 1 + tl_rand(&rs) % 3, k = n + tl_rand(&rs) % 3;
+    struct ctx c;
+    ctx_init(&c, (int)k);
+    struct tl_gate gate;
+    tl_gate_init(&gate);
+    pool *p = make_pool(n, 2 * k); /* room for every child: nobody blocks submitting */
+    struct parent pa[8];
+    for (size_t i = 0; i < k; i++) {
+        pa[i] = (struct parent){.p = p, .c = &c, .child = (int)i, .gate = &gate, .rc = -1};
+        tl_assert(pool_submit(p, parent_fn, &pa[i]) == 0, TL_WRONG, "pool_submit failed");
+    }
+    tl_gate_await_inside(&gate, (int)n);
+    struct destroyer d = {.p = p};
+    tl_latch_init(&d.done);
+    long base = tl_wakes_now();
+    pthread_t th;
+    tl_check_rc(pthread_create(&th, NULL, destroy_it, &d), "pthread_create");
+    (void)tl_await_count(tl_wakes_now, base + 1, NULL, 0); /* destroy has begun */
+    tl_gate_open(&gate);
+    tl_assert(await_at_least(&d.returned, 1), TL_LOST_WAKEUP,
+              "pool_destroy never returned while running tasks submitted more tasks");
+    tl_latch_wait(&d.done, 1);
+    tl_check_rc(pthread_join(th, NULL), "pthread_join");
+    for (size_t i = 0; i < k; i++) {
+        tl_assert(pa[i].rc == 0, TL_WRONG,
+                  "a task's pool_submit returned %d while pool_destroy drained the queue: running "
+                  "tasks may submit, and what they submit runs too", pa[i].rc);
+        tl_assert(c.jobs[i].runs == 1, TL_WRONG,
+                  "a task submitted by a running task (during pool_destroy) ran %d times, want once",
+                  c.jobs[i].runs);
+    }
+    tl_latch_destroy(&d.done);
+    tl_gate_destroy(&gate);
+    ctx_free(&c);
+}
+
+/* Unlocked reads: submit, wait and cancel run at the same time. */
+struct canceller_feed {
+    pool *p;
+    struct ctx *c;
+    int from, to;
+    atomic_int accepted, refused, errors;
+    atomic_char *acc;    /* per job: 1 if its submit returned 0 */
+};
+
+static void *feed_until_refused(void *arg)
+{
+    struct canceller_feed *f = arg;
+    for (int i = f->from; i < f->to; i++) {
+        int rc = pool_submit(f->p, job_fn, &f->c->jobs[i]);
+        if (rc == 0) {
+            atomic_store(&f->acc[i], 1);
+            atomic_fetch_add(&f->accepted, 1);
+        } else if (rc == EPIPE) {
+            atomic_fetch_add(&f->refused, 1);
+        } else {
+            atomic_fetch_add(&f->errors, 1);
+        }
+    }
+    return NULL;
+}
+
+static atomic_int waits_done;
+static void *wait_loop(void *arg)
+{
+    for (int i = 0; i < 50; i++) {
+        pool_wait(arg);
+        atomic_fetch_add(&waits_done, 1);
+    }
+    return NULL;
+}
+
+static struct canceller_feed *feed_now;
+static long accepted_now(void) { return atomic_load(&feed_now[0].accepted) + atomic_load(&feed_now[1].accepted); }
+
+TL_TEST(cancel_while_submitting_and_waiting)
+{
+    uint64_t rs = tl_input_seed();
+    for (int round = 0; round < 3; round++) {
+        size_t n = 1 + tl_rand(&rs) % 3, cap = 1 + tl_rand(&rs) % 4;
+        int per = 300;
+        struct ctx c;
+        ctx_init(&c, 2 * per);
+        atomic_char *acc = calloc((size_t)(2 * per), sizeof *acc);
+        ck_assert(acc != NULL);
+        pool *p = make_pool(n, cap);
+        struct canceller_feed f[2];
+        pthread_t th[3];
+        feed_now = f;
+        for (int i = 0; i < 2; i++) {
+            f[i] = (struct canceller_feed){.p = p, .c = &c, .from = i * per, .to = (i + 1) * per,
+                                           .acc = acc};
+            tl_check_rc(pthread_create(&th[i], NULL, feed_until_refused, &f[i]), "pthread_create");
+        }
+        atomic_store(&waits_done, 0);
+        tl_check_rc(pthread_create(&th[2], NULL, wait_loop, p), "pthread_create");
+        (void)tl_await_count(accepted_now, 20 + (long)(tl_rand(&rs) % 100), NULL, 0);
+        size_t dropped = pool_cancel(p, on_dropped);
+        for (int i = 0; i < 3; i++)
+            tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
+        pool_wait(p);
+        int drops = 0, accepted = 0;
+        for (int i = 0; i < 2 * per; i++) {
+            struct job *j = &c.jobs[i];
+            drops += j->drops;
+            accepted += atomic_load(&acc[i]);
+            tl_assert(j->runs + j->drops == atomic_load(&acc[i]), TL_WRONG,
+                      "task %d: submit returned %s, then it ran %d and was dropped %d times",
+                      i, atomic_load(&acc[i]) ? "0" : "EPIPE", j->runs, j->drops);
+        }
+        tl_assert(f[0].errors + f[1].errors == 0, TL_WRONG,
+                  "pool_submit returned an error other than 0 or EPIPE");
+        tl_assert((size_t)drops == dropped, TL_WRONG,
+                  "pool_cancel returned %zu but called the hook %d times", dropped, drops);
+        pool_destroy(p);
+        free(acc);
+        ctx_free(&c);
+        (void)accepted;
+    }
+}
+
 static const struct tl_test tl_tests[] = {
     TL_RUN(runs_every_task_exactly_once),
     TL_RUN(workers_run_tasks_in_parallel),
+    TL_RUN(blocked_threads_sleep),
     TL_RUN(submit_blocks_while_the_queue_is_full),
+    TL_RUN(each_blocked_submitter_is_woken),
     TL_RUN(pool_wait_sleeps_until_the_last_task_finishes),
     TL_RUN(destroy_runs_queued_tasks_then_joins),
     TL_RUN(destroy_stops_idle_workers),
     TL_RUN(cancel_drops_queued_tasks),
     TL_RUN(stress_many_submitters),
+    TL_RUN(create_failure_stops_and_joins_started_workers),
+    TL_RUN(spurious_wakeups_change_nothing),
+    TL_RUN(tasks_may_submit_tasks_even_during_destroy),
+    TL_RUN(cancel_while_submitting_and_waiting),
 };
 
 TL_MAIN("04-worker-pool/pool")

@@ -65,6 +65,40 @@ static void *push_once(void *p)
     return NULL;
 }
 
+/* Returns true once *n >= want; false after tl_bound_s(), so that a thread
+ * that is never woken is reported as such instead of hanging the test.
+ * Polls in poll(): it makes no wrapped call. */
+static bool await_at_least(atomic_int *n, int want)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(n) < want) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
+            return false;
+        tl_idle_ms(1);
+    }
+    return true;
+}
+
+/* Returns true once count() >= want; false as soon as *returned (may be NULL)
+ * is non-zero, or after tl_bound_s(). Polls in poll(): no wrapped call, and
+ * no yield loop that threads spinning beside it could stretch out. */
+static bool await_count_bounded(long (*count)(void), long want, atomic_int *returned)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (count() < want) {
+        if (returned != NULL && atomic_load(returned) != 0)
+            return false;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
+            return false;
+        tl_idle_ms(1);
+    }
+    return true;
+}
+
 /* -------------------------------------------------------------- tests */
 
 TL_TEST(fifo_order_and_close_on_one_thread)
@@ -195,7 +229,10 @@ TL_TEST(close_wakes_every_waiter)
     tl_assert(waited, TL_BUSY_WAIT, "blocked push/pop calls never waited on a condition variable");
     taskq_close(empty);
     taskq_close(full);
-    tl_latch_wait(&latch, k + m); /* a lost wake-up leaves us (and them) waiting here */
+    tl_assert(await_at_least(&returned, k + m), TL_LOST_WAKEUP,
+              "only %d of the %d threads blocked in taskq_pop (%d) and taskq_push (%d) returned "
+              "after taskq_close: close must wake every waiter", atomic_load(&returned), k + m, k, m);
+    tl_latch_wait(&latch, k + m);
     for (int i = 0; i < k + m; i++) {
         tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
         tl_assert(c[i].rc == EPIPE, TL_WRONG, "a %s blocked at close returned %d, want EPIPE",
@@ -235,7 +272,10 @@ TL_TEST(each_waiting_thread_is_woken)
         for (int i = 0; i < k; i++)
             tl_assert(taskq_push(q, (struct task){task_a, (void *)(uintptr_t)(i + 1)}) == 0,
                       TL_WRONG, "push failed");
-        tl_latch_wait(&latch, k); /* there is a task for each popper: each must be woken */
+        tl_assert(await_at_least(&returned, k), TL_LOST_WAKEUP,
+                  "%d poppers were blocked on an empty queue and %d tasks were pushed, but only %d "
+                  "poppers returned: each push must wake a popper", k, k, atomic_load(&returned));
+        tl_latch_wait(&latch, k);
         unsigned seen = 0;
         for (int i = 0; i < k; i++) {
             tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
@@ -267,7 +307,10 @@ TL_TEST(each_waiting_thread_is_woken)
             tl_assert(taskq_pop(q, &t) == 0 && t.arg == (void *)(uintptr_t)(i + 1), TL_WRONG,
                       "pop %d from a full queue", i);
         }
-        tl_latch_wait(&latch, k); /* there is room for each pusher: each must be woken */
+        tl_assert(await_at_least(&returned, k), TL_LOST_WAKEUP,
+                  "%d pushers were blocked on a full queue and %d tasks were popped, but only %d "
+                  "pushers returned: each pop must wake a pusher", k, k, atomic_load(&returned));
+        tl_latch_wait(&latch, k);
         seen = 0;
         for (int i = 0; i < k; i++) {
             tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
@@ -399,6 +442,214 @@ TL_TEST(stress_every_task_popped_exactly_once)
     }
 }
 
+/* Heap blocks allocated and not yet freed, by the code under test and the test. */
+static long heap_live(void)
+{
+    struct tl_counts c = tl_counts_now();
+    return c.heap_allocs - c.heap_frees;
+}
+
+TL_TEST(create_fails_cleanly_and_destroy_frees_all)
+{
+    uint64_t rs = tl_input_seed();
+    size_t cap = 1 + tl_rand(&rs) % 16;
+    long live0 = heap_live();
+    taskq *q = make_queue(cap);
+    taskq_destroy(q);
+    tl_assert(heap_live() == live0, TL_MEMORY,
+              "taskq_create + taskq_destroy left %ld heap block(s) unfreed", heap_live() - live0);
+    /* Make the k-th allocation fail, for every k the queue makes. */
+    for (long k = 1; k <= 16; k++) {
+        live0 = heap_live();
+        tl_fault_nth(TL_FAULT_MALLOC, k, 0);
+        errno = 0;
+        q = taskq_create(cap);
+        int err = errno;
+        bool fired = tl_fault_fired(TL_FAULT_MALLOC);
+        tl_fault_nth(TL_FAULT_MALLOC, 0, 0);
+        if (!fired) { /* it makes fewer than k allocations: every one was tried */
+            tl_assert(q != NULL, TL_WRONG, "taskq_create(%zu) returned NULL (errno %d)", cap, err);
+            taskq_destroy(q);
+            break;
+        }
+        tl_assert(q == NULL, TL_ERROR_PATH,
+                  "taskq_create(%zu) returned a queue although its allocation %ld failed", cap, k);
+        tl_assert(err == ENOMEM, TL_ERROR_PATH,
+                  "taskq_create(%zu) returned NULL with errno %d when allocation %ld failed, "
+                  "want ENOMEM (%d)", cap, err, k, ENOMEM);
+        tl_assert(heap_live() == live0, TL_ERROR_PATH,
+                  "taskq_create(%zu) returned NULL when allocation %ld failed, but left %ld heap "
+                  "block(s) unfreed: free what was allocated before the failure",
+                  cap, k, heap_live() - live0);
+    }
+}
+
+/* Unlocked reads: every function that reads the queue's state runs while
+ * others write it, so that ThreadSanitizer sees a read made without the lock. */
+struct racer {
+    taskq *q;
+    atomic_long pushes, pops, lens;
+    atomic_int stop_len, bad_len, push_errors, pop_errors;
+    size_t cap;
+};
+
+static void *race_pusher(void *p)
+{
+    struct racer *r = p;
+    for (;;) { /* until the close: a push after it must fail */
+        int rc = taskq_push(r->q, (struct task){task_a, (void *)r});
+        if (rc == EPIPE)
+            break;
+        if (rc != 0) {
+            atomic_fetch_add(&r->push_errors, 1);
+            break;
+        }
+        atomic_fetch_add(&r->pushes, 1);
+    }
+    return NULL;
+}
+
+static void *race_popper(void *p)
+{
+    struct racer *r = p;
+    struct task t;
+    int rc;
+    while ((rc = taskq_pop(r->q, &t)) == 0)
+        atomic_fetch_add(&r->pops, 1);
+    if (rc != EPIPE)
+        atomic_fetch_add(&r->pop_errors, 1);
+    return NULL;
+}
+
+static void *race_len(void *p)
+{
+    struct racer *r = p;
+    while (!atomic_load(&r->stop_len)) {
+        if (taskq_len(r->q) > r->cap)
+            atomic_fetch_add(&r->bad_len, 1);
+        atomic_fetch_add(&r->lens, 1);
+    }
+    return NULL;
+}
+
+static struct racer *racer_now;
+static long racer_progress(void)
+{
+    long a = atomic_load(&racer_now->pushes), b = atomic_load(&racer_now->lens);
+    return a < b ? a : b;
+}
+
+TL_TEST(every_reader_runs_beside_every_writer)
+{
+    uint64_t rs = tl_input_seed();
+    for (int round = 0; round < 3; round++) {
+        struct racer r = {.cap = 1 + tl_rand(&rs) % 4};
+        r.q = make_queue(r.cap);
+        racer_now = &r;
+        pthread_t th[5];
+        void *(*fn[5])(void *) = {race_len, race_pusher, race_pusher, race_popper, race_popper};
+        for (int i = 0; i < 5; i++)
+            tl_check_rc(pthread_create(&th[i], NULL, fn[i], &r), "pthread_create");
+        /* close while pushes, pops and taskq_len calls are all still going on */
+        (void)tl_await_count(racer_progress, 200, NULL, 0);
+        taskq_close(r.q);
+        for (int i = 1; i < 5; i++)
+            tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
+        atomic_store(&r.stop_len, 1);
+        tl_check_rc(pthread_join(th[0], NULL), "pthread_join");
+        tl_assert(r.push_errors == 0 && r.pop_errors == 0, TL_WRONG,
+                  "%d pushes and %d pops returned an error other than EPIPE", r.push_errors,
+                  r.pop_errors);
+        tl_assert(r.bad_len == 0, TL_WRONG,
+                  "taskq_len returned more than the capacity %zu (%d times)", r.cap, r.bad_len);
+        tl_assert(atomic_load(&r.pushes) == atomic_load(&r.pops), TL_WRONG,
+                  "%ld pushes succeeded but %ld tasks were popped before EPIPE",
+                  atomic_load(&r.pushes), atomic_load(&r.pops));
+        tl_assert(taskq_len(r.q) == 0, TL_WRONG, "taskq_len is %zu after draining the closed queue",
+                  taskq_len(r.q));
+        taskq_destroy(r.q);
+    }
+}
+
+static long spurious_now(void) { return tl_counts_now().cond_spurious; }
+
+/* POSIX lets a wait return without a signal: the kit makes many do so. A
+ * blocked call must wait again, not go on as if its predicate held. */
+TL_TEST(spurious_wakeups_do_not_end_a_wait)
+{
+    uint64_t rs = tl_input_seed();
+    for (int kind = 0; kind < 2; kind++) { /* 0: pop on an empty queue, 1: push on a full one */
+        size_t cap = 1 + tl_rand(&rs) % 4;
+        taskq *q = make_queue(cap);
+        if (kind == 1)
+            for (size_t i = 0; i < cap; i++)
+                tl_assert(taskq_push(q, (struct task){task_a, (void *)(i + 1)}) == 0, TL_WRONG,
+                          "push failed");
+        atomic_int returned = 0;
+        struct caller c = {.q = q, .t = {task_b, (void *)(cap + 1)}, .returned = &returned,
+                           .rc = -1};
+        tl_spurious_set(1000); /* every wait returns at once, unsignalled */
+        long base = spurious_now();
+        pthread_t th;
+        tl_check_rc(pthread_create(&th, NULL, kind == 0 ? pop_once : push_once, &c),
+                    "pthread_create");
+        (void)await_count_bounded(spurious_now, base + 4, &returned);
+        tl_spurious_set(0);
+        tl_assert(atomic_load(&returned) == 0, TL_WRONG,
+                  "%s returned %d after a spurious wake-up (%ld so far; POSIX allows them): "
+                  "the queue was still %s, so it must wait again - `while`, not `if`",
+                  kind == 0 ? "taskq_pop" : "taskq_push", c.rc, spurious_now() - base,
+                  kind == 0 ? "empty" : "full");
+        struct task t;
+        if (kind == 0)
+            tl_assert(taskq_push(q, (struct task){task_b, (void *)7}) == 0, TL_WRONG, "push failed");
+        else
+            tl_assert(taskq_pop(q, &t) == 0 && t.arg == (void *)1, TL_WRONG, "pop from a full queue");
+        tl_check_rc(pthread_join(th, NULL), "pthread_join");
+        tl_assert(c.rc == 0, TL_WRONG, "the blocked %s returned %d once it could go on",
+                  kind == 0 ? "pop" : "push", c.rc);
+        if (kind == 0)
+            tl_assert(c.t.arg == (void *)7, TL_WRONG, "the blocked pop got %p, want 0x7", c.t.arg);
+        else
+            for (size_t i = 2; i <= cap + 1; i++)
+                tl_assert(taskq_pop(q, &t) == 0 && t.arg == (void *)i, TL_WRONG,
+                          "after the blocked push: pop got %p, want %p", t.arg, (void *)i);
+        taskq_destroy(q);
+    }
+}
+
+/* Blocked calls sleep: while nothing happens, they make no calls and use no CPU. */
+TL_TEST(blocked_calls_sleep)
+{
+    uint64_t rs = tl_input_seed();
+    tl_spurious_set(0);
+    taskq *empty = make_queue(1 + tl_rand(&rs) % 4), *full = make_queue(1);
+    tl_assert(taskq_push(full, (struct task){task_a, (void *)7}) == 0, TL_WRONG, "push failed");
+    atomic_int returned = 0;
+    struct tl_latch latch;
+    tl_latch_init(&latch);
+    struct caller c[2] = {{.q = empty, .returned = &returned, .latch = &latch},
+                          {.q = full, .t = {task_b, NULL}, .returned = &returned, .latch = &latch}};
+    pthread_t th[2];
+    tl_check_rc(pthread_create(&th[0], NULL, pop_once, &c[0]), "pthread_create");
+    tl_check_rc(pthread_create(&th[1], NULL, push_once, &c[1]), "pthread_create");
+    (void)tl_await_blocked_n(TL_ST_COND, 2);
+    struct tl_activity a = tl_watch_idle(TL_IDLE_MS);
+    tl_assert(atomic_load(&returned) == 0, TL_WRONG,
+              "a pop on an empty queue or a push on a full one returned while nothing changed");
+    tl_assert(!tl_activity_busy(&a), TL_BUSY_WAIT,
+              "%s: a pop on an empty queue and a push on a full one must sleep in a condition "
+              "wait, not poll", tl_activity_str(&a));
+    taskq_close(empty);
+    taskq_close(full);
+    tl_latch_wait(&latch, 2);
+    for (int i = 0; i < 2; i++)
+        tl_check_rc(pthread_join(th[i], NULL), "pthread_join");
+    tl_latch_destroy(&latch);
+    taskq_destroy(empty);
+    taskq_destroy(full);
+}
+
 static const struct tl_test tl_tests[] = {
     TL_RUN(fifo_order_and_close_on_one_thread),
     TL_RUN(pop_blocks_until_a_push),
@@ -406,6 +657,10 @@ static const struct tl_test tl_tests[] = {
     TL_RUN(close_wakes_every_waiter),
     TL_RUN(each_waiting_thread_is_woken),
     TL_RUN(stress_every_task_popped_exactly_once),
+    TL_RUN(create_fails_cleanly_and_destroy_frees_all),
+    TL_RUN(every_reader_runs_beside_every_writer),
+    TL_RUN(spurious_wakeups_do_not_end_a_wait),
+    TL_RUN(blocked_calls_sleep),
 };
 
 TL_MAIN("04-worker-pool/queue")

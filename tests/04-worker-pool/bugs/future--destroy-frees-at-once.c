@@ -1,7 +1,7 @@
 /* expect: memory */
 /* BUG (future--destroy-frees-at-once): future_destroy frees the future at once, as if the client were its only owner: a task still queued or running later writes its result into freed memory */
 /*
- * future.c - futures on top of the worker pool (reference solution).
+ * future.c - futures on top of the worker pool (a known-buggy variant: see the BUG line above).
  *
  * What it shows: a result slot shared by a worker (who fills it once) and
  * any number of clients (who wait for it), with its lifetime settled by a
@@ -39,6 +39,7 @@ struct future {
     pthread_mutex_t lock;
     pthread_cond_t done_cv; /* broadcast once, when done is set */
     bool done;              /* guarded by lock; false -> true once */
+    /* BUG: no count of owners - the client is taken to be the only one */
 };
 
 static void die_rc(int rc, const char *what)
@@ -75,6 +76,8 @@ static inline void cond_broadcast(pthread_cond_t *c)
         die_rc(rc, "pthread_cond_broadcast");
 }
 
+/* BUG: no release(): future_destroy() frees the future by itself */
+
 /* Publish the outcome and wake every getter. Blocks only on f's lock. */
 static void complete(future *f, int err, void *result)
 {
@@ -92,7 +95,7 @@ static void future_run(void *arg)
     future *f = arg;
     void *result = NULL;
     int err = f->fn(f->arg, &result); /* no lock held: tasks run in parallel */
-    complete(f, err, result); /* (the client frees f in future_destroy) */
+    complete(f, err, result); /* BUG: (the client frees f in future_destroy) */
 }
 
 future *future_submit(pool *p, future_fn fn, void *arg)
@@ -110,6 +113,7 @@ future *future_submit(pool *p, future_fn fn, void *arg)
         errno = rc;
         return NULL;
     }
+    /* BUG: no owners count to set */
     f->fn = fn;
     f->arg = arg;
     rc = pool_submit(p, future_run, f);
@@ -149,5 +153,5 @@ void future_dropped(pool_fn fn, void *arg)
     if (fn != future_run) /* not one of ours */
         return;
     future *f = arg;
-    complete(f, ECANCELED, NULL);
+    complete(f, ECANCELED, NULL); /* BUG: and the client frees it */
 }

@@ -1,7 +1,7 @@
 /* expect: wrong-result */
 /* BUG (future--error-lost): the worker keeps the task's result but throws away its return value, so a failed task looks like a success with a NULL result: the error never reaches the client */
 /*
- * future.c - futures on top of the worker pool (reference solution).
+ * future.c - futures on top of the worker pool (a known-buggy variant: see the BUG line above).
  *
  * What it shows: a result slot shared by a worker (who fills it once) and
  * any number of clients (who wait for it), with its lifetime settled by a

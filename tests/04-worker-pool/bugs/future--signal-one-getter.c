@@ -1,7 +1,7 @@
 /* expect: lost-wakeup */
 /* BUG (future--signal-one-getter): completion signals done_cv instead of broadcasting: with several threads waiting in future_get, one wakes up and the rest wait forever for a result that is already there */
 /*
- * future.c - futures on top of the worker pool (reference solution).
+ * future.c - futures on top of the worker pool (a known-buggy variant: see the BUG line above).
  *
  * What it shows: a result slot shared by a worker (who fills it once) and
  * any number of clients (who wait for it), with its lifetime settled by a
@@ -69,7 +69,14 @@ static inline void cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
         die_rc(rc, "pthread_cond_wait");
 }
 
-static inline void cond_signal(pthread_cond_t *c)
+static inline void cond_broadcast(pthread_cond_t *c)
+{
+    int rc = pthread_cond_broadcast(c);
+    if (rc != 0)
+        die_rc(rc, "pthread_cond_broadcast");
+}
+
+static inline void cond_signal(pthread_cond_t *c) /* BUG: added to wake "the" getter */
 {
     int rc = pthread_cond_signal(c);
     if (rc != 0)

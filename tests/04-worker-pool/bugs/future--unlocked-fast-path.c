@@ -1,7 +1,7 @@
 /* expect: data-race */
 /* BUG (future--unlocked-fast-path): future_get first peeks at done without the lock ("if it is already done, why lock?"): a plain read racing with the completing thread's write, and nothing orders the reads of err and result after it */
 /*
- * future.c - futures on top of the worker pool (reference solution).
+ * future.c - futures on top of the worker pool (a known-buggy variant: see the BUG line above).
  *
  * What it shows: a result slot shared by a worker (who fills it once) and
  * any number of clients (who wait for it), with its lifetime settled by a

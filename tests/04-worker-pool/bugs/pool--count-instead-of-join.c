@@ -2,7 +2,7 @@
 /* BUG (pool--count-instead-of-join): pool_destroy waits until a count of live workers drops to zero instead of joining the workers: they exit, but are never joined, so their stacks and thread records leak */
 /*
  * pool.c - a pool of worker threads fed through a bounded task queue
- * (reference solution).
+ * (a known-buggy variant: see the BUG line above).
  *
  * What it shows: a worker pool is a task queue, some threads that loop
  * "take a task, run it", and a little bookkeeping so that clients can wait
@@ -46,7 +46,7 @@ struct pool {
     size_t idle_workers;        /* workers waiting on not_empty */
     size_t blocked_submitters;  /* submitters waiting on not_full */
     size_t idle_waiters;        /* pool_wait() callers waiting on idle */
-    size_t live;                /* workers that have not exited yet */
+    size_t live;                /* BUG: workers that have not exited yet */
     pthread_cond_t all_exited;  /* broadcast when live drops to 0 */
     bool cancelled;             /* set once by pool_cancel(): submits fail */
     bool closing;               /* set once by pool_destroy(): workers exit when drained */
@@ -116,10 +116,10 @@ static void *worker_main(void *arg)
             p->idle_workers--;
         }
         if (p->count == 0) { /* closing, and nothing left to run */
-            if (--p->live == 0)
+            if (--p->live == 0) /* BUG: "goodbye" instead of being joined */
                 cond_broadcast(&p->all_exited);
             break;
-        }
+        } /* BUG: (end of the goodbye block) */
         struct slot t = p->slots[p->head];
         p->head = p->head + 1 == p->capacity ? 0 : p->head + 1;
         p->count--;
@@ -138,7 +138,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Tell the first n workers to stop, wait until they have, and free p. */
+/* Tell the first n workers to stop, wait until they have, and free p. BUG */
 static void stop_and_free(pool *p, size_t n)
 {
     mutex_lock(&p->lock);
@@ -150,7 +150,7 @@ static void stop_and_free(pool *p, size_t n)
     while (p->live > 0)
         cond_wait(&p->all_exited, &p->lock);
     mutex_unlock(&p->lock);
-    pthread_cond_destroy(&p->all_exited);
+    pthread_cond_destroy(&p->all_exited); /* BUG: the extra condition */
     pthread_cond_destroy(&p->idle);
     pthread_cond_destroy(&p->not_full);
     pthread_cond_destroy(&p->not_empty);
@@ -183,13 +183,13 @@ pool *pool_create(size_t nthreads, size_t capacity)
         pthread_cond_destroy(&p->not_empty);
         pthread_mutex_destroy(&p->lock);
     }
-    if (rc == 0 && (rc = pthread_cond_init(&p->all_exited, NULL)) != 0) {
+    if (rc == 0 && (rc = pthread_cond_init(&p->all_exited, NULL)) != 0) { /* BUG: extra */
         pthread_cond_destroy(&p->not_full);
         pthread_cond_destroy(&p->not_empty);
         pthread_mutex_destroy(&p->lock);
     }
     if (rc == 0 && (rc = pthread_cond_init(&p->idle, NULL)) != 0) {
-        pthread_cond_destroy(&p->all_exited);
+        pthread_cond_destroy(&p->all_exited); /* BUG: the extra condition */
         pthread_cond_destroy(&p->not_full);
         pthread_cond_destroy(&p->not_empty);
         pthread_mutex_destroy(&p->lock);
@@ -207,7 +207,7 @@ pool *pool_create(size_t nthreads, size_t capacity)
     p->nthreads = nthreads;
     for (size_t i = 0; i < nthreads; i++) {
         rc = pthread_create(&p->threads[i], NULL, worker_main, p);
-        if (rc == 0) {
+        if (rc == 0) { /* BUG: count the worker instead of planning to join it */
             mutex_lock(&p->lock);
             p->live++;
             mutex_unlock(&p->lock);

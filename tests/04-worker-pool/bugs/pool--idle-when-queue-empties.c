@@ -2,7 +2,7 @@
 /* BUG (pool--idle-when-queue-empties): wakes pool_wait() when a worker takes the last queued task, not when the last running task finishes: the waiter wakes too early, sees tasks still running, goes back to sleep, and nobody wakes it again */
 /*
  * pool.c - a pool of worker threads fed through a bounded task queue
- * (reference solution).
+ * (a known-buggy variant: see the BUG line above).
  *
  * What it shows: a worker pool is a task queue, some threads that loop
  * "take a task, run it", and a little bookkeeping so that clients can wait

@@ -2,7 +2,7 @@
 /* BUG (pool--if-not-while): the worker waits with `if` instead of `while`: woken when another worker already took the task, it "takes" a task from an empty queue, running a stale slot again and driving count below zero (Which symptom shows first varies: usually a worker calls a never-filled slot and crashes; sometimes the broken count leaves a waiter asleep; under AddressSanitizer the stale slot can show as a use after free.) */
 /*
  * pool.c - a pool of worker threads fed through a bounded task queue
- * (reference solution).
+ * (a known-buggy variant: see the BUG line above).
  *
  * What it shows: a worker pool is a task queue, some threads that loop
  * "take a task, run it", and a little bookkeeping so that clients can wait
@@ -113,7 +113,7 @@ static void *worker_main(void *arg)
             cond_wait(&p->not_empty, &p->lock);
             p->idle_workers--;
         }
-        if (p->count == 0 && p->closing) /* closing, and nothing left to run */
+        if (p->count == 0 && p->closing) /* BUG: so an empty, open queue is "not empty" */
             break;
         struct slot t = p->slots[p->head];
         p->head = p->head + 1 == p->capacity ? 0 : p->head + 1;

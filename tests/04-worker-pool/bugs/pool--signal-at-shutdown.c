@@ -2,7 +2,7 @@
 /* BUG (pool--signal-at-shutdown): pool_destroy signals not_empty instead of broadcasting: one idle worker wakes up and exits, the others sleep on, and pool_destroy waits forever to join them */
 /*
  * pool.c - a pool of worker threads fed through a bounded task queue
- * (reference solution).
+ * (a known-buggy variant: see the BUG line above).
  *
  * What it shows: a worker pool is a task queue, some threads that loop
  * "take a task, run it", and a little bookkeeping so that clients can wait

@@ -1,7 +1,7 @@
 /* expect: lost-wakeup */
 /* BUG (queue--close-signals-one): close signals instead of broadcasting, so only one of the blocked threads learns that the queue closed */
 /*
- * queue.c - a bounded blocking queue of tasks (reference solution).
+ * queue.c - a bounded blocking queue of tasks (a known-buggy variant: see the BUG line above).
  *
  * What it shows: the textbook monitor. One mutex, the state it guards, and
  * one condition variable per reason to wait.

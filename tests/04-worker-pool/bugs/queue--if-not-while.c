@@ -1,7 +1,7 @@
 /* expect: wrong-result */
 /* BUG (queue--if-not-while): waits with `if` instead of `while`, so a popper woken after another thread took the task goes on as if the queue were closed, and a pusher woken after another pusher refilled the slot overwrites a queued task */
 /*
- * queue.c - a bounded blocking queue of tasks (reference solution).
+ * queue.c - a bounded blocking queue of tasks (a known-buggy variant: see the BUG line above).
  *
  * What it shows: the textbook monitor. One mutex, the state it guards, and
  * one condition variable per reason to wait.

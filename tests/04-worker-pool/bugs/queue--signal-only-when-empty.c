@@ -1,7 +1,7 @@
 /* expect: lost-wakeup */
 /* BUG (queue--signal-only-when-empty): signals only on the empty->non-empty and full->non-full transitions, to save wake-ups; two tasks pushed in a row wake one popper, and the second waiter sleeps on while a task waits for it */
 /*
- * queue.c - a bounded blocking queue of tasks (reference solution).
+ * queue.c - a bounded blocking queue of tasks (a known-buggy variant: see the BUG line above).
  *
  * What it shows: the textbook monitor. One mutex, the state it guards, and
  * one condition variable per reason to wait.
