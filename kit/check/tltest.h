@@ -134,8 +134,6 @@ static inline void tl_note_caller(atomic_int *first, atomic_long *others)
 
 /* ------------------------------------------------------------ bounded waits */
 
-/* Yields before tl_await_count() decides that the count will never come. */
-#define TL_SPIN_LIMIT (1L << 21)
 
 /* Returns the seconds to wait for what a correct solution does at once; never
  * blocks. Half the time before the watchdog of a test with the default timeout
@@ -217,18 +215,27 @@ static inline bool tl_await_blocked_n(enum tl_state st, int n)
 
 /* Returns true once count() >= n; false as soon as *returned exceeds
  * returned_max (a thread that should have blocked came back; returned may be
- * NULL), or after TL_SPIN_LIMIT yields; blocks on nothing (it yields). */
+ * NULL), or once tl_bound_s() has passed (on a loaded machine a count of
+ * yields would outlast the watchdog); blocks on nothing (it yields, then naps). */
 static inline bool tl_await_count(long (*count)(void), long n, atomic_int *returned,
                                   int returned_max)
 {
-    for (long i = 0; i < TL_SPIN_LIMIT; i++) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0;; i++) {
         if (count() >= n)
             return true;
         if (returned != NULL && atomic_load(returned) > returned_max)
             return false;
-        __real_sched_yield();
+        if (i < 1000) {
+            __real_sched_yield();
+            continue;
+        }
+        poll(NULL, 0, 1);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
+            return false;
     }
-    return false;
 }
 
 /* Returns after about ms milliseconds, adding nothing to tl_counts (poll() is
