@@ -156,6 +156,13 @@ if [ "${TL_SELFTEST_QUICK:-0}" != 1 ]; then
     ok "second run: $(awk '$2 == $3' "$B/solutions2/summary" | wc -l) of $(wc -l <"$B/solutions2/summary") exercises full marks"
 fi
 
+section "known-buggy variants differ from their solutions only where a BUG comment says"
+if sh kit/cmd/bugcheck.sh >"$B/bugcheck.log" 2>&1; then
+    ok "$(ls tests/[0-9][0-9]-*/bugs/*--*.c | wc -l) variants in the one header format, every change marked"
+else
+    bad "known-buggy variants drifted from their solutions:"; sed 's/^/      /' "$B/bugcheck.log" | head -n 20
+fi
+
 section "book.md and diagrams"
 if sh kit/cmd/book.sh check >"$B/book.log" 2>&1; then ok "$(cat "$B/book.log")"; else bad "book.md excerpts drifted:"; sed 's/^/      /' "$B/book.log" | head -n 20; fi
 nbook=0
