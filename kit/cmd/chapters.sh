@@ -9,6 +9,7 @@
 # usage: chapters.sh programs | exercises | timelines OUTDIR | run CH | timeline CH/EX OUTDIR
 set -u
 KIT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=kit/cmd/common.sh
 . "$KIT/kit/cmd/common.sh"
 cd "$KIT" || exit 2
 B=build
@@ -27,6 +28,7 @@ build_programs() {
         for f in $(programs_of "$d"); do
             p=$(basename "$f" .c)
             mkdir -p "$B/bin/$ch" "$B/traced/$ch"
+            # shellcheck disable=SC3013 # -nt: dash, bash and busybox sh all have it
             if [ ! "$B/bin/$ch/$p" -nt "$f" ] || [ ! "$B/traced/$ch/$p" -nt "$KIT/kit/wrap/tlwrap.c" ]; then
                 echo "  CC  $f"
                 # shellcheck disable=SC2086
@@ -94,6 +96,7 @@ timelines() {
             case "$line" in ""|"#"*) continue ;; esac
             name=${line%%:*}
             cmd=${line#*:}
+            # shellcheck disable=SC2086 # the timelines file gives the arguments as words
             set -- $cmd
             prog=$1
             shift
@@ -136,6 +139,7 @@ timeline_ex() {
     w=tests/$ch/workload_$ex.c
     [ -f "$w" ] || die "no workload for $ch/$ex (looked for $w)"
     deps=""
+    # shellcheck disable=SC1090
     [ -f "tests/$ch/$ex.ex" ] && deps=$(. "./tests/$ch/$ex.ex"; echo "${deps:-}")
     srcs="chapters/$ch/$ex.c"
     for d in $deps; do srcs="$srcs chapters/$ch/$d.c"; done

@@ -16,6 +16,7 @@
 # usage: classroom.sh OUT
 set -u
 KIT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=kit/cmd/common.sh
 . "$KIT/kit/cmd/common.sh"
 cd "$KIT" || exit 2
 OUT=${1:-classroom}
@@ -23,6 +24,8 @@ EXTRA=${EXTRA_TESTS:-}
 rm -rf "$OUT"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+# What a grading machine must install (kit/cmd/deps.sh checks the same tools).
+PACKAGES="gcc make pkg-config check libjansson-dev jq graphviz util-linux binutils gdb"
 
 # The kit's files as git knows them (or all files outside build outputs).
 kit_files() {
@@ -46,12 +49,12 @@ echo "  wrote $OUT/starter (no solutions, no known-buggy variants)"
 G=$OUT/gradescope/build
 copy_tree "$G/threadlab" '^(solutions/|tests/[^/]+/bugs/|tests/kit/hostile/|\.ci/|diagrams/)'
 [ -n "$EXTRA" ] && { mkdir -p "$G/threadlab/hidden-tests"; cp -r "$EXTRA"/. "$G/threadlab/hidden-tests/"; }
-cat >"$G/setup.sh" <<'EOF'
+cat >"$G/setup.sh" <<EOF
 #!/bin/sh
 # Runs once, as root, when Gradescope builds the autograder image.
 set -eu
 apt-get update -q
-apt-get install -y -q gcc make pkg-config check graphviz util-linux binutils gdb
+apt-get install -y -q $PACKAGES
 EOF
 cat >"$G/run_autograder" <<'EOF'
 #!/bin/sh
@@ -117,12 +120,10 @@ jobs:
       - name: Checkout code
         uses: actions/checkout@v4
       - name: Install dependencies
-        run: sudo apt-get update -q && sudo apt-get install -y -q check graphviz
 EOF
-    runners=""
+    printf '        run: sudo apt-get update -q && sudo apt-get install -y -q %s\n' "$PACKAGES"
     printf '%s\n' "$exercises" | while read -r ch ex; do
         id=$(echo "${ch}-${ex}" | tr -c 'a-zA-Z0-9\n' '-' | sed 's/^\([0-9]\)/ex\1/')
-        pts=$( . "$(ex_file "$ch" "$ex")"; echo "${points:-10}")
         cat <<EOF
       - name: $ch/$ex
         id: $id
@@ -160,6 +161,7 @@ all:
 	    mkdir -p s/$$ch && cp $$f s/$$ch/$$ex.c; done; done
 	cd threadlab && sh kit/grade/grade.sh -s ../s -r ../results.json -f autolab $$( [ -d hidden-tests ] && echo -x hidden-tests )
 EOF
+# shellcheck disable=SC1090
 printf '%s\n' "$exercises" | while read -r ch ex; do
     echo "$ch/$ex $( . "$(ex_file "$ch" "$ex")"; echo "${points:-10}")"
 done >"$A/problems.txt"
