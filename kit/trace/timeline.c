@@ -620,7 +620,10 @@ static void index_lanes(struct trace *t)
             t->lanes[li].name = xsprintf("lane %ld", t->lanes[li].id);
 }
 
-/* Match one lane's B/W with E using a stack; note its life, instants and time blocked. */
+/* Match one lane's B/W with E using a stack; note its life, instants and time blocked.
+ * It is one pass with one case per event kind over state they all share (the
+ * stack, the open span, the lane's totals): split up, the cases would pass that
+ * state around and read worse than its 87 lines do. */
 static void build_spans(struct trace *t, size_t li, size_t **stack, size_t *cap_stack)
 {
     struct lane *l = &t->lanes[li];
