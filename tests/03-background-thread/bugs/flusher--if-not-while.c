@@ -1,4 +1,4 @@
-/* expect: wrong-result */
+/* expect: wrong-result|lost-wakeup */
 /* BUG (flusher--if-not-while): flush_now waits with `if` instead of `while`, so the wake-up for an earlier batch (or a spurious one) returns it before its own items reached the sink. */
 /*
  * flusher--if-not-while.c - KNOWN-BUGGY variant of the flusher: `if` instead of `while` around flush_now's wait.

@@ -1,4 +1,4 @@
-/* expect: data-race */
+/* expect: data-race|memory */
 /* BUG (janitor--unlocked-get): cache_get walks the chain without the lock while puts and the janitor relink and free entries: a data race. */
 /*
  * janitor--unlocked-get.c - a cache with a janitor thread (KNOWN-BUGGY
