@@ -12,6 +12,7 @@
  *     tells whether a callback is always made by the same thread;
  *   - bounded waits for what a correct solution does at once: tl_bound_s(),
  *     tl_deadline(), tl_sem_wait_bounded(), tl_await_blocked(), tl_await_count(),
+ *     tl_await_at_least(),
  *     tl_await_blocked_n() (threads really blocked, from the wrappers' table);
  *   - an idle that leaves the counters alone: tl_idle_ms();
  *   - busy waiting, counted: tl_watch_idle(), tl_activity_busy() (the kit's one
@@ -236,6 +237,18 @@ static inline bool tl_await_count(long (*count)(void), long n, atomic_int *retur
         if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
             return false;
     }
+}
+
+static _Thread_local atomic_int *tl__at_least_n;
+static inline long tl__at_least_count(void) { return atomic_load(tl__at_least_n); }
+
+/* Returns true once *n >= want; false after tl_bound_s(), so that a thread that
+ * is never woken is reported as such instead of hanging the test. Like
+ * tl_await_count(), it makes no wrapped call. */
+static inline bool tl_await_at_least(atomic_int *n, int want)
+{
+    tl__at_least_n = n;
+    return tl_await_count(tl__at_least_count, want, NULL, 0);
 }
 
 /* Returns after about ms milliseconds, adding nothing to tl_counts (poll() is

@@ -107,40 +107,6 @@ static void check_getter(const struct getter *g)
                   (void *)(g->c->x * 3 + 1));
 }
 
-/* Returns true once *n >= want; false after tl_bound_s(), so that a thread
- * that is never woken is reported as such instead of hanging the test.
- * Polls in poll(): it makes no wrapped call. */
-static bool await_at_least(atomic_int *n, int want)
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (atomic_load(n) < want) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
-            return false;
-        tl_idle_ms(1);
-    }
-    return true;
-}
-
-/* Returns true once count() >= want; false as soon as *returned (may be NULL)
- * is non-zero, or after tl_bound_s(). Polls in poll(): no wrapped call, and
- * no yield loop that threads spinning beside it could stretch out. */
-static bool await_count_bounded(long (*count)(void), long want, atomic_int *returned)
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (count() < want) {
-        if (returned != NULL && atomic_load(returned) != 0)
-            return false;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
-            return false;
-        tl_idle_ms(1);
-    }
-    return true;
-}
-
 /* -------------------------------------------------------------- tests */
 
 TL_TEST(get_returns_each_result_and_error)
@@ -190,7 +156,7 @@ TL_TEST(get_blocks_until_the_task_has_run)
               "future_get returned %d before the task had run: it must block", g.err);
     tl_assert(waited, TL_BUSY_WAIT, "future_get never waited on a condition variable");
     tl_gate_open(&gate);
-    tl_assert(await_at_least(&returned, 1), TL_LOST_WAKEUP,
+    tl_assert(tl_await_at_least(&returned, 1), TL_LOST_WAKEUP,
               "a thread blocked in future_get() was not woken when the task completed");
     tl_latch_wait(&done, 1);
     tl_check_rc(pthread_join(th, NULL), "pthread_join");
@@ -228,7 +194,7 @@ TL_TEST(every_getter_is_woken)
         tl_assert(waited && atomic_load(&returned) == 0, TL_WRONG,
                   "future_get must block (in a condition wait) until the task has run");
         tl_gate_open(&gate);
-        tl_assert(await_at_least(&returned, k), TL_LOST_WAKEUP,
+        tl_assert(tl_await_at_least(&returned, k), TL_LOST_WAKEUP,
                   "%d threads were blocked in future_get() on one future, and only %d returned "
                   "when its task completed: completion must wake every getter", k,
                   atomic_load(&returned));
@@ -433,7 +399,7 @@ TL_TEST(spurious_wakeups_do_not_end_a_get)
     long base = spurious_now();
     pthread_t th;
     tl_check_rc(pthread_create(&th, NULL, get_once, &g), "pthread_create");
-    (void)await_count_bounded(spurious_now, base + 8, &returned);
+    (void)tl_await_count(spurious_now, base + 8, &returned, 0);
     tl_spurious_set(0);
     tl_assert(atomic_load(&returned) == 0, TL_WRONG,
               "future_get returned %d (result %p) after a spurious wake-up, before the task had "

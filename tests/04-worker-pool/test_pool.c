@@ -146,40 +146,6 @@ static void *submit_once(void *arg)
     return NULL;
 }
 
-/* Returns true once *n >= want; false after tl_bound_s(), so that a thread
- * that is never woken is reported as such instead of hanging the test.
- * Polls in poll(): it makes no wrapped call. */
-static bool await_at_least(atomic_int *n, int want)
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (atomic_load(n) < want) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
-            return false;
-        tl_idle_ms(1);
-    }
-    return true;
-}
-
-/* Returns true once count() >= want; false as soon as *returned (may be NULL)
- * is non-zero, or after tl_bound_s(). Polls in poll(): no wrapped call, and
- * no yield loop that threads spinning beside it could stretch out. */
-static bool await_count_bounded(long (*count)(void), long want, atomic_int *returned)
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (count() < want) {
-        if (returned != NULL && atomic_load(returned) != 0)
-            return false;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
-            return false;
-        tl_idle_ms(1);
-    }
-    return true;
-}
-
 /* -------------------------------------------------------------- tests */
 
 TL_TEST(runs_every_task_exactly_once)
@@ -255,7 +221,7 @@ TL_TEST(workers_run_tasks_in_parallel)
     pool *p = make_pool(n, n);
     for (size_t i = 0; i < n; i++)
         tl_assert(pool_submit(p, meet_fn, &mt) == 0, TL_WRONG, "pool_submit failed");
-    bool met = await_count_bounded(arrived_now, (long)n, NULL); /* time-bounded, not yield-counted */
+    bool met = tl_await_count(arrived_now, (long)n, NULL, 0); /* time-bounded, not yield-counted */
     if (!met) { /* let the stuck task go, so the failure is reported, not a hang */
         pthread_mutex_lock(&mt.m);
         atomic_store(&mt.give_up, 1);
@@ -304,7 +270,7 @@ TL_TEST(submit_blocks_while_the_queue_is_full)
     tl_assert(waited, TL_BUSY_WAIT,
               "pool_submit into a full queue never waited on a condition variable");
     tl_gate_open(&c.gate);
-    tl_assert(await_at_least(&s.returned, 1), TL_LOST_WAKEUP,
+    tl_assert(tl_await_at_least(&s.returned, 1), TL_LOST_WAKEUP,
               "a pool_submit blocked on a full queue was never woken although the workers took "
               "tasks out of it");
     tl_latch_wait(&s.done, 1);
@@ -349,7 +315,7 @@ TL_TEST(each_blocked_submitter_is_woken)
         (void)tl_await_blocked_n(TL_ST_COND, (int)n + k); /* n at the gate, k submitters */
         tl_gate_open(&c.gate);
         for (int i = 0; i < k; i++) /* bounded: a submitter never woken is reported */
-            (void)await_at_least(&s[i].returned, 1);
+            (void)tl_await_at_least(&s[i].returned, 1);
         int got = 0;
         for (int i = 0; i < k; i++)
             got += atomic_load(&s[i].returned);
@@ -455,7 +421,7 @@ TL_TEST(destroy_runs_queued_tasks_then_joins)
      * gate after that, so the queued tasks are still queued when it starts. */
     (void)tl_await_count(tl_wakes_now, base + 1, NULL, 0);
     tl_gate_open(&c.gate);
-    tl_assert(await_at_least(&d.returned, 1), TL_LOST_WAKEUP,
+    tl_assert(tl_await_at_least(&d.returned, 1), TL_LOST_WAKEUP,
               "pool_destroy never returned after the last running task finished: were all %zu "
               "workers woken to run the queued tasks and exit?", n);
     tl_latch_wait(&d.done, 1);
@@ -486,7 +452,7 @@ TL_TEST(destroy_stops_idle_workers)
         tl_latch_init(&d.done);
         pthread_t th;
         tl_check_rc(pthread_create(&th, NULL, destroy_it, &d), "pthread_create");
-        tl_assert(await_at_least(&d.returned, 1), TL_LOST_WAKEUP,
+        tl_assert(tl_await_at_least(&d.returned, 1), TL_LOST_WAKEUP,
                   "pool_destroy of a pool of %zu %s workers never returned: every idle worker must "
                   "be woken to see the shutdown", n, round % 2 == 0 ? "idle" : "starting");
         tl_check_rc(pthread_join(th, NULL), "pthread_join");
@@ -523,7 +489,7 @@ TL_TEST(cancel_drops_queued_tasks)
               "pool_submit into a full queue must block (returned %d)", s.rc);
 
     size_t dropped = pool_cancel(p, on_dropped);
-    tl_assert(await_at_least(&s.returned, 1), TL_LOST_WAKEUP,
+    tl_assert(tl_await_at_least(&s.returned, 1), TL_LOST_WAKEUP,
               "a pool_submit blocked on a full queue was never woken by pool_cancel: it must "
               "return EPIPE");
     tl_latch_wait(&s.done, 1);
@@ -746,7 +712,7 @@ TL_TEST(spurious_wakeups_change_nothing)
     tl_spurious_set(1000); /* idle workers: every wait returns at once, unsignalled */
     long base = spurious_now();
     pool *p = make_pool(n, cap);
-    (void)await_count_bounded(spurious_now, base + 4 * (long)n, NULL);
+    (void)tl_await_count(spurious_now, base + 4 * (long)n, NULL, 0);
     tl_spurious_set(0);
     tl_assert(atomic_load(&c.finished) == 0, TL_WRONG, "a task ran before any was submitted");
     for (size_t i = 0; i < n; i++) {
@@ -763,7 +729,7 @@ TL_TEST(spurious_wakeups_change_nothing)
     pthread_t th;
     tl_check_rc(pthread_create(&th, NULL, submit_once, &s), "pthread_create");
     struct tl_call *w = tl_call_start(wait_for_pool, p);
-    (void)await_count_bounded(spurious_now, base + 8, &s.returned);
+    (void)tl_await_count(spurious_now, base + 8, &s.returned, 0);
     int w_back = 0;
     sem_getvalue(&w->done, &w_back);
     tl_spurious_set(0);
@@ -828,7 +794,7 @@ TL_TEST(tasks_may_submit_tasks_even_during_destroy)
     tl_check_rc(pthread_create(&th, NULL, destroy_it, &d), "pthread_create");
     (void)tl_await_count(tl_wakes_now, base + 1, NULL, 0); /* destroy has begun */
     tl_gate_open(&gate);
-    tl_assert(await_at_least(&d.returned, 1), TL_LOST_WAKEUP,
+    tl_assert(tl_await_at_least(&d.returned, 1), TL_LOST_WAKEUP,
               "pool_destroy never returned while running tasks submitted more tasks");
     tl_latch_wait(&d.done, 1);
     tl_check_rc(pthread_join(th, NULL), "pthread_join");

@@ -65,40 +65,6 @@ static void *push_once(void *p)
     return NULL;
 }
 
-/* Returns true once *n >= want; false after tl_bound_s(), so that a thread
- * that is never woken is reported as such instead of hanging the test.
- * Polls in poll(): it makes no wrapped call. */
-static bool await_at_least(atomic_int *n, int want)
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (atomic_load(n) < want) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
-            return false;
-        tl_idle_ms(1);
-    }
-    return true;
-}
-
-/* Returns true once count() >= want; false as soon as *returned (may be NULL)
- * is non-zero, or after tl_bound_s(). Polls in poll(): no wrapped call, and
- * no yield loop that threads spinning beside it could stretch out. */
-static bool await_count_bounded(long (*count)(void), long want, atomic_int *returned)
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (count() < want) {
-        if (returned != NULL && atomic_load(returned) != 0)
-            return false;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
-            return false;
-        tl_idle_ms(1);
-    }
-    return true;
-}
-
 /* -------------------------------------------------------------- tests */
 
 TL_TEST(fifo_order_and_close_on_one_thread)
@@ -229,7 +195,7 @@ TL_TEST(close_wakes_every_waiter)
     tl_assert(waited, TL_BUSY_WAIT, "blocked push/pop calls never waited on a condition variable");
     taskq_close(empty);
     taskq_close(full);
-    tl_assert(await_at_least(&returned, k + m), TL_LOST_WAKEUP,
+    tl_assert(tl_await_at_least(&returned, k + m), TL_LOST_WAKEUP,
               "only %d of the %d threads blocked in taskq_pop (%d) and taskq_push (%d) returned "
               "after taskq_close: close must wake every waiter", atomic_load(&returned), k + m, k, m);
     tl_latch_wait(&latch, k + m);
@@ -272,7 +238,7 @@ TL_TEST(each_waiting_thread_is_woken)
         for (int i = 0; i < k; i++)
             tl_assert(taskq_push(q, (struct task){task_a, (void *)(uintptr_t)(i + 1)}) == 0,
                       TL_WRONG, "push failed");
-        tl_assert(await_at_least(&returned, k), TL_LOST_WAKEUP,
+        tl_assert(tl_await_at_least(&returned, k), TL_LOST_WAKEUP,
                   "%d poppers were blocked on an empty queue and %d tasks were pushed, but only %d "
                   "poppers returned: each push must wake a popper", k, k, atomic_load(&returned));
         tl_latch_wait(&latch, k);
@@ -307,7 +273,7 @@ TL_TEST(each_waiting_thread_is_woken)
             tl_assert(taskq_pop(q, &t) == 0 && t.arg == (void *)(uintptr_t)(i + 1), TL_WRONG,
                       "pop %d from a full queue", i);
         }
-        tl_assert(await_at_least(&returned, k), TL_LOST_WAKEUP,
+        tl_assert(tl_await_at_least(&returned, k), TL_LOST_WAKEUP,
                   "%d pushers were blocked on a full queue and %d tasks were popped, but only %d "
                   "pushers returned: each pop must wake a pusher", k, k, atomic_load(&returned));
         tl_latch_wait(&latch, k);
@@ -593,7 +559,7 @@ TL_TEST(spurious_wakeups_do_not_end_a_wait)
         pthread_t th;
         tl_check_rc(pthread_create(&th, NULL, kind == 0 ? pop_once : push_once, &c),
                     "pthread_create");
-        (void)await_count_bounded(spurious_now, base + 4, &returned);
+        (void)tl_await_count(spurious_now, base + 4, &returned, 0);
         tl_spurious_set(0);
         tl_assert(atomic_load(&returned) == 0, TL_WRONG,
                   "%s returned %d after a spurious wake-up (%ld so far; POSIX allows them): "
