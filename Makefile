@@ -95,9 +95,9 @@ run: programs
 timeline: tools
 	@sh kit/cmd/chapters.sh timeline "$(EX)" $(BUILD)/timelines
 
-## diagrams: redraw the book's diagrams in diagrams/ from traced runs
+## diagrams: redraw the book's diagrams in diagrams/ from traced runs [CH=NN: one chapter]
 diagrams: tools programs
-	@sh kit/cmd/chapters.sh timelines diagrams
+	@sh kit/cmd/chapters.sh timelines diagrams $(CH)
 
 ## watch: regrade an exercise each time you save it
 watch: deps

@@ -6,7 +6,7 @@
 # would with `cc -pthread`, and traced, linked with the pthread wrappers so that
 # locks, waits, creates and joins land in its timeline without annotations.
 #
-# usage: chapters.sh programs | exercises | timelines OUTDIR | run CH | timeline CH/EX OUTDIR
+# usage: chapters.sh programs | exercises | timelines OUTDIR [CH] | run CH | timeline CH/EX OUTDIR
 set -u
 KIT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=kit/cmd/common.sh
@@ -87,9 +87,10 @@ draw() {
 }
 
 timelines() {
-    out=$1
+    out=$1 only=${2:-}
     fail=0
-    for d in chapters/[0-9][0-9]-*; do
+    for d in chapters/"$only"*; do
+        case $(basename "$d") in [0-9][0-9]-*) ;; *) continue ;; esac
         ch=$(basename "$d")
         [ -f "$d/timelines" ] || continue
         while IFS= read -r line; do
@@ -156,7 +157,7 @@ timeline_ex() {
 case "${1:-}" in
     programs) build_programs ;;
     exercises) build_exercises ;;
-    timelines) timelines "${2:-build/timelines}" ;;
+    timelines) timelines "${2:-build/timelines}" "${3:-}" ;;
     run) run_chapter "${2:-}" ;;
     timeline) timeline_ex "${2:-}" "${3:-build/timelines}" ;;
     *) die "usage: chapters.sh programs|exercises|timelines OUT|run CH|timeline CH/EX OUT" ;;
