@@ -151,6 +151,24 @@ static inline double tl_bound_s(void)
     return tl__watchdog_at(e != NULL && atof(e) > 0 ? atof(e) : 4.0) * 0.5;
 }
 
+/* How long every other thread must stay stuck for good (tl_stuck()) before a
+ * bounded wait gives up early: nobody is left to make the change it waits for.
+ * A woken thread changes its state within microseconds of being scheduled, so
+ * the window only has to outlast the scheduler's delay on a loaded machine
+ * (tens of ms at load 8 on 2 cores): 0.5 s, more when the pass is scaled. */
+static inline double tl_stuck_window_s(void)
+{
+    return tl_bound_s() / 8 > 0.5 ? tl_bound_s() / 8 : 0.5;
+}
+
+/* CLOCK_MONOTONIC now, in seconds (the clock of tl_stuck()'s `until`). */
+static inline double tl_mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 /* Returns the CLOCK_REALTIME time s seconds from now, for sem_timedwait and
  * pthread_cond_timedwait on a default condition variable; never blocks. */
 static inline struct timespec tl_deadline(double s)
@@ -166,14 +184,21 @@ static inline struct timespec tl_deadline(double s)
     return at;
 }
 
-/* Returns true if s was posted (and takes the post); blocks on s for at most tl_bound_s(). */
+/* Returns true if s was posted (and takes the post); blocks on s for at most
+ * tl_bound_s(), less when every other thread is stuck for good (tl_stuck()). */
 static inline bool tl_sem_wait_bounded(sem_t *s)
 {
     struct timespec at = tl_deadline(tl_bound_s());
-    int rc;
-    while ((rc = sem_timedwait(s, &at)) != 0 && errno == EINTR)
-        ;
-    return rc == 0;
+    double until = tl_mono_s() + tl_bound_s();
+    struct tl_stuck stuck = {0, 0};
+    for (;;) {
+        struct timespec step = tl_deadline(0.05);
+        bool last = step.tv_sec > at.tv_sec || (step.tv_sec == at.tv_sec && step.tv_nsec >= at.tv_nsec);
+        if (sem_timedwait(s, last ? &at : &step) == 0)
+            return true;
+        if (errno == ETIMEDOUT && (last || tl_stuck(&stuck, tl_stuck_window_s(), until, true)))
+            return false;
+    }
 }
 
 /* Returns once tl_waits_or_sleeps_now() exceeds than, *done is posted (done
@@ -216,13 +241,16 @@ static inline bool tl_await_blocked_n(enum tl_state st, int n)
 
 /* Returns true once count() >= n; false as soon as *returned exceeds
  * returned_max (a thread that should have blocked came back; returned may be
- * NULL), or once tl_bound_s() has passed (on a loaded machine a count of
+ * NULL), once every other thread is stuck for good (tl_stuck(): nobody is left
+ * to count), or once tl_bound_s() has passed (on a loaded machine a count of
  * yields would outlast the watchdog); blocks on nothing (it yields, then naps). */
 static inline bool tl_await_count(long (*count)(void), long n, atomic_int *returned,
                                   int returned_max)
 {
     struct timespec t0, t;
+    struct tl_stuck stuck = {0, 0};
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    double until = (double)t0.tv_sec + (double)t0.tv_nsec / 1e9 + tl_bound_s();
     for (long i = 0;; i++) {
         if (count() >= n)
             return true;
@@ -234,7 +262,8 @@ static inline bool tl_await_count(long (*count)(void), long n, atomic_int *retur
         }
         poll(NULL, 0, 1);
         clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s() ||
+            tl_stuck(&stuck, tl_stuck_window_s(), until, true))
             return false;
     }
 }

@@ -137,6 +137,7 @@ struct slot {
     /* Activity of the slot's threads, written by the occupant only, never reset
      * (a window takes differences): see note_call() and tl_activity_begin(). */
     atomic_long n_calls, n_yields, n_trylocks, n_timeouts;
+    atomic_llong wake_ns; /* in TL_ST_TIMED: when the wait times out (CLOCK_MONOTONIC ns) */
     atomic_char name[64];     /* per-byte atomics: a reused slot is renamed while a dump may read it */
 };
 static struct slot slots[NSLOTS];
@@ -222,10 +223,17 @@ static void note_call(int s)
             atomic_fetch_add_explicit(&slots[(s)].field, 1, memory_order_relaxed);       \
     } while (0)
 
+/* Every change of state, counted: a look that sees the same count twice has
+ * seen no thread move in between (tl_stuck()). */
+static atomic_ulong state_changes;
+/* Set once a thread ran without a slot (all were taken): tl_stuck() cannot see it. */
+static atomic_int untracked_seen;
+
 static void set_state(int s, int state, const void *obj, const void *obj2, void *where)
 {
     if (s < 0)
         return;
+    atomic_fetch_add_explicit(&state_changes, 1, memory_order_relaxed);
     atomic_store_explicit(&slots[s].obj, (uintptr_t)obj, memory_order_relaxed);
     atomic_store_explicit(&slots[s].obj2, (uintptr_t)obj2, memory_order_relaxed);
     atomic_store_explicit(&slots[s].where, (uintptr_t)where, memory_order_relaxed);
@@ -515,6 +523,8 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
     else
         snprintf(st->name, sizeof st->name, "T%ld thread", k);
     st->slot = slot_claim(st->name);
+    if (st->slot < 0)
+        atomic_store_explicit(&untracked_seen, 1, memory_order_relaxed);
     int detached = 0;
     if (attr != NULL)
         pthread_attr_getdetachstate(attr, &detached);
@@ -662,6 +672,31 @@ static void count_wait(const pthread_cond_t *c, int timed)
         BUMP(cond_waits);
 }
 
+static long long mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* When a timed wait until abs ends, in CLOCK_MONOTONIC ns. The wrapper cannot
+ * tell which clock the condition variable was set to, so it reads abs on both:
+ * on the wrong one it lies decades away (a realtime date read as uptime) or in
+ * the past (an uptime read as a date), and the nearer future one is right. */
+static long long wake_at(clockid_t clk, const struct timespec *abs)
+{
+    long long now = mono_ns(), a = (long long)abs->tv_sec * 1000000000LL + abs->tv_nsec, best = -1;
+    clockid_t clocks[2] = {clk, clk == CLOCK_REALTIME ? CLOCK_MONOTONIC : CLOCK_REALTIME};
+    for (int i = 0; i < 2; i++) {
+        struct timespec t;
+        clock_gettime(clocks[i], &t);
+        long long left = a - ((long long)t.tv_sec * 1000000000LL + t.tv_nsec);
+        if (left >= 0 && (best < 0 || left < best))
+            best = left;
+    }
+    return best < 0 ? now : now + best;
+}
+
 /* Shared by the three waits: bookkeeping around the real call `wait`, or
  * around a spurious wake-up instead of it (see tl_spurious_set()). */
 static int cond_wait_common(pthread_cond_t *c, pthread_mutex_t *m, int timed, void *where,
@@ -675,6 +710,9 @@ static int cond_wait_common(pthread_cond_t *c, pthread_mutex_t *m, int timed, vo
     bool spurious = spurious_roll();
     uint64_t before = cond_flow(c);
     set_owner(m, -1);
+    if (timed && s >= 0)
+        atomic_store_explicit(&slots[s].wake_ns, abs != NULL ? wake_at(clk, abs) : mono_ns(),
+                              memory_order_relaxed);
     set_state(s, timed ? TL_ST_TIMED : TL_ST_COND, c, m, where);
     tl_trace_event('W', timed ? "timedwait" : "wait", (uintptr_t)c);
     int rc = spurious ? spurious_wait(s, m, where) : wait(c, m, clk, abs);
@@ -722,7 +760,7 @@ int __wrap_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 int __wrap_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                                   const struct timespec *abs)
 {
-    return cond_wait_common(c, m, 1, __builtin_return_address(0), real_timedwait, 0, abs);
+    return cond_wait_common(c, m, 1, __builtin_return_address(0), real_timedwait, CLOCK_REALTIME, abs);
 }
 
 int __wrap_pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
@@ -989,6 +1027,58 @@ int tl_blocked_count(enum tl_state st)
     return n;
 }
 
+/* Whether every tracked thread but `skip` (-1: none) is blocked with no
+ * deadline, or with one at or after horizon (CLOCK_MONOTONIC ns; 0: none),
+ * and at least one is. */
+static bool all_blocked_for_good(int skip, long long horizon)
+{
+    int n = 0;
+    for (int i = 0; i < NSLOTS; i++) {
+        int used = atomic_load_explicit(&slots[i].used, memory_order_acquire);
+        if (used == 2)
+            return false; /* being claimed: its creator is running */
+        if (i == skip || used == 0)
+            continue;
+        switch (atomic_load_explicit(&slots[i].state, memory_order_acquire)) {
+        case TL_ST_LOCK: case TL_ST_COND: case TL_ST_JOIN: case TL_ST_RDLOCK:
+        case TL_ST_WRLOCK: case TL_ST_BARRIER:
+            n++;
+            break;
+        case TL_ST_TIMED:
+            if (horizon == 0 || atomic_load_explicit(&slots[i].wake_ns, memory_order_relaxed) < horizon)
+                return false;
+            n++;
+            break;
+        case TL_ST_DONE: case TL_ST_FREE:
+            break;
+        default:
+            return false; /* running, sleeping, or waiting with a deadline */
+        }
+    }
+    return n > 0;
+}
+
+bool tl_stuck(struct tl_stuck *st, double window_s, double until, bool but_me)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    long long horizon = until > 0 ? (long long)(until * 1e9) : 0;
+    /* Read the count first: a change after it makes the next look differ. */
+    unsigned long p = atomic_load_explicit(&state_changes, memory_order_acquire);
+    if (atomic_load_explicit(&untracked_seen, memory_order_relaxed) ||
+        !all_blocked_for_good(but_me ? my_slot : -1, horizon)) {
+        st->since = 0;
+        return false;
+    }
+    if (st->since == 0 || st->progress != p) {
+        st->since = now;
+        st->progress = p;
+        return false;
+    }
+    return now - st->since >= window_s;
+}
+
 /* ------------------------------------------------------------ activity windows
  * A window keeps, per slot, the counts and the CPU time at its start; its end
  * takes the differences. Slots are never reset, so a slot that changed hands
@@ -1197,8 +1287,24 @@ static void *watchdog(void *p)
     long long ns = ts.tv_nsec + (long long)(w.seconds * 1e9);
     ts.tv_sec += ns / 1000000000;
     ts.tv_nsec = ns % 1000000000;
-    while (__real_clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
+    /* Look every 50 ms whether every thread is stuck for good (tl_stuck()):
+     * then the verdict is the same as at the deadline, only sooner. */
+    struct tl_stuck stuck = {0, 0};
+    double window = w.seconds / 16 > 0.5 ? w.seconds / 16 : 0.5; /* as tl_stuck_window_s() */
+    for (;;) {
+        struct timespec step;
+        clock_gettime(CLOCK_MONOTONIC, &step);
+        step.tv_nsec += 50 * 1000 * 1000;
+        if (step.tv_nsec >= 1000000000L) {
+            step.tv_sec++;
+            step.tv_nsec -= 1000000000L;
+        }
+        bool last = step.tv_sec > ts.tv_sec || (step.tv_sec == ts.tv_sec && step.tv_nsec >= ts.tv_nsec);
+        while (__real_clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, last ? &ts : &step, NULL) == EINTR)
+            ;
+        if (last || tl_stuck(&stuck, window, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, true))
+            break;
+    }
     tl_waitfor_dump(w.fd, w.tag);
     gdb_stacks(1.5);
     char end[96];

@@ -136,6 +136,23 @@ void tl_spurious_set(int permille);
  * while it runs, contended or not. Never blocks. */
 int tl_blocked_count(enum tl_state st);
 
+/* ----------------------------------------------------------------- stuck
+ * A state no thread can leave by itself: every tracked thread (but the caller,
+ * when but_me) is blocked without a deadline (lock, untimed condition wait,
+ * join, rwlock, barrier), and none has changed state since the last look.
+ * Nobody is left to wake them, so waiting longer for them only delays the
+ * verdict. tl_stuck() is true once that has held, unchanged, for window_s
+ * seconds of looks through the same struct tl_stuck (zeroed before the first
+ * look). A timed condition wait counts as stuck only when it times out at or
+ * after `until` (CLOCK_MONOTONIC seconds; 0: never), when the caller stops
+ * waiting anyway. It is never true while a thread runs or sleeps, nor once any
+ * thread went untracked. Never blocks. */
+struct tl_stuck {
+    unsigned long progress;
+    double since; /* CLOCK_MONOTONIC seconds; 0: not stuck at the last look */
+};
+bool tl_stuck(struct tl_stuck *st, double window_s, double until, bool but_me);
+
 /* --------------------------------------------- activity: busy waiting, counted
  * Between tl_activity_begin() and tl_activity_end(), what every wrapped thread
  * other than the caller did: wrapped calls made (locks, trylocks, unlocks, waits
