@@ -42,6 +42,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,14 +55,23 @@
 #include "../proto/protocol.h"
 #include "../wrap/tlwrap.h"
 
+/* Set by the last bounded wait of this thread (tltest.h) when it gave up before
+ * its bound because every other thread was stuck for good (tl_stuck()): the
+ * failure message then says so, since "not within N s" undersells "never". */
+static _Thread_local bool tl__gave_up_stuck;
+
 /* The message of a failed assertion, formatted (only evaluated on failure). */
 __attribute__((format(printf, 1, 2))) static inline const char *tl__fmt(const char *fmt, ...)
 {
     static _Thread_local char buf[900];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    if (tl__gave_up_stuck && n >= 0 && (size_t)n < sizeof buf)
+        snprintf(buf + n, sizeof buf - (size_t)n, "%s",
+                 " (the test stopped waiting early: every other thread was blocked, with no one "
+                 "left to wake it, so it would never have happened)");
     return buf;
 }
 

@@ -190,13 +190,14 @@ static inline bool tl_sem_wait_bounded(sem_t *s)
 {
     struct timespec at = tl_deadline(tl_bound_s());
     double until = tl_mono_s() + tl_bound_s();
+    tl__gave_up_stuck = false;
     struct tl_stuck stuck = {0, 0};
     for (;;) {
         struct timespec step = tl_deadline(0.05);
         bool last = step.tv_sec > at.tv_sec || (step.tv_sec == at.tv_sec && step.tv_nsec >= at.tv_nsec);
         if (sem_timedwait(s, last ? &at : &step) == 0)
             return true;
-        if (errno == ETIMEDOUT && (last || tl_stuck(&stuck, tl_stuck_window_s(), until, true)))
+        if (errno == ETIMEDOUT && (last || (tl__gave_up_stuck = tl_stuck(&stuck, tl_stuck_window_s(), until, true))))
             return false;
     }
 }
@@ -251,6 +252,7 @@ static inline bool tl_await_count(long (*count)(void), long n, atomic_int *retur
     struct tl_stuck stuck = {0, 0};
     clock_gettime(CLOCK_MONOTONIC, &t0);
     double until = (double)t0.tv_sec + (double)t0.tv_nsec / 1e9 + tl_bound_s();
+    tl__gave_up_stuck = false;
     for (long i = 0;; i++) {
         if (count() >= n)
             return true;
@@ -263,7 +265,7 @@ static inline bool tl_await_count(long (*count)(void), long n, atomic_int *retur
         poll(NULL, 0, 1);
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s() ||
-            tl_stuck(&stuck, tl_stuck_window_s(), until, true))
+            (tl__gave_up_stuck = tl_stuck(&stuck, tl_stuck_window_s(), until, true)))
             return false;
     }
 }

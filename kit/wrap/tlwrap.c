@@ -879,9 +879,24 @@ int __wrap_pthread_barrier_wait(pthread_barrier_t *b)
 
 /* ---------------------------------------------------------------- sleeps */
 
-#define SLEEP_AROUND(call)                                                       \
+/* When a sleep of `ns` nanoseconds from now ends, in CLOCK_MONOTONIC ns. */
+static long long wake_after(long long ns)
+{
+    return mono_ns() + (ns > 0 ? ns : 0);
+}
+
+static long long ts_ns(const struct timespec *t)
+{
+    return t == NULL ? 0 : (long long)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+/* The sleeping thread's slot says when it wakes (wake, CLOCK_MONOTONIC ns),
+ * so that tl_stuck() can tell a nap from an hour's sleep. */
+#define SLEEP_AROUND(call, wake)                                                 \
     int s = me();                                                                \
     BUMP(sleeps);                                                                \
+    if (s >= 0)                                                                  \
+        atomic_store_explicit(&slots[s].wake_ns, (wake), memory_order_relaxed);  \
     set_state(s, TL_ST_SLEEP, NULL, NULL, __builtin_return_address(0));             \
     tl_trace_event('W', "sleep", 0);                                             \
     __typeof__(call) rc = call;                                                  \
@@ -890,16 +905,20 @@ int __wrap_pthread_barrier_wait(pthread_barrier_t *b)
     note_call(s);                                                                \
     return rc
 
-unsigned int __wrap_sleep(unsigned int sec) { SLEEP_AROUND(__real_sleep(sec)); }
-int __wrap_usleep(useconds_t us) { SLEEP_AROUND(__real_usleep(us)); }
+unsigned int __wrap_sleep(unsigned int sec)
+{
+    SLEEP_AROUND(__real_sleep(sec), wake_after((long long)sec * 1000000000LL));
+}
+int __wrap_usleep(useconds_t us) { SLEEP_AROUND(__real_usleep(us), wake_after((long long)us * 1000)); }
 int __wrap_nanosleep(const struct timespec *req, struct timespec *rem)
 {
-    SLEEP_AROUND(__real_nanosleep(req, rem));
+    SLEEP_AROUND(__real_nanosleep(req, rem), wake_after(ts_ns(req)));
 }
 int __wrap_clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
                            struct timespec *rem)
 {
-    SLEEP_AROUND(__real_clock_nanosleep(clk, flags, req, rem));
+    SLEEP_AROUND(__real_clock_nanosleep(clk, flags, req, rem),
+                 req == NULL ? mono_ns() : (flags & TIMER_ABSTIME) ? wake_at(clk, req) : wake_after(ts_ns(req)));
 }
 
 /* ---------------------------------------------------------------- yields */
@@ -1028,8 +1047,8 @@ int tl_blocked_count(enum tl_state st)
 }
 
 /* Whether every tracked thread but `skip` (-1: none) is blocked with no
- * deadline, or with one at or after horizon (CLOCK_MONOTONIC ns; 0: none),
- * and at least one is. */
+ * deadline, or waits or sleeps until horizon or later (CLOCK_MONOTONIC ns;
+ * 0: none), and at least one is. */
 static bool all_blocked_for_good(int skip, long long horizon)
 {
     int n = 0;
@@ -1045,6 +1064,7 @@ static bool all_blocked_for_good(int skip, long long horizon)
             n++;
             break;
         case TL_ST_TIMED:
+        case TL_ST_SLEEP:
             if (horizon == 0 || atomic_load_explicit(&slots[i].wake_ns, memory_order_relaxed) < horizon)
                 return false;
             n++;

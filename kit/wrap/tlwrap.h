@@ -143,9 +143,9 @@ int tl_blocked_count(enum tl_state st);
  * Nobody is left to wake them, so waiting longer for them only delays the
  * verdict. tl_stuck() is true once that has held, unchanged, for window_s
  * seconds of looks through the same struct tl_stuck (zeroed before the first
- * look). A timed condition wait counts as stuck only when it times out at or
- * after `until` (CLOCK_MONOTONIC seconds; 0: never), when the caller stops
- * waiting anyway. It is never true while a thread runs or sleeps, nor once any
+ * look). A timed condition wait or a sleep counts as stuck only when it ends
+ * at or after `until` (CLOCK_MONOTONIC seconds; 0: never), when the caller
+ * stops waiting anyway. It is never true while a thread runs, nor once any
  * thread went untracked. Never blocks. */
 struct tl_stuck {
     unsigned long progress;
