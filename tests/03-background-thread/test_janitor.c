@@ -81,8 +81,10 @@ static void probe_init(struct probe *p)
         p->expires[k] = -1;
 }
 
-/* Returns true once cond(p) holds, false after about ms milliseconds. Blocks
- * in poll(), 1 ms at a time. */
+/* Returns true once cond(p) holds, false after ms naps of 1 ms. Blocks in
+ * poll(), 1 ms at a time. Counting naps rather than reading a clock is on
+ * purpose: on a loaded machine each nap lasts longer, so the janitor gets
+ * more time to be scheduled exactly when it needs it. */
 static bool await_probe(bool (*cond)(struct probe *), struct probe *p, int ms)
 {
     for (int waited = 0; waited < ms; waited++) {
