@@ -151,16 +151,6 @@ static inline double tl_bound_s(void)
     return tl__watchdog_at(e != NULL && atof(e) > 0 ? atof(e) : 4.0) * 0.5;
 }
 
-/* How long every other thread must stay stuck for good (tl_stuck()) before a
- * bounded wait gives up early: nobody is left to make the change it waits for.
- * A woken thread changes its state within microseconds of being scheduled, so
- * the window only has to outlast the scheduler's delay on a loaded machine
- * (tens of ms at load 8 on 2 cores): 0.5 s, more when the pass is scaled. */
-static inline double tl_stuck_window_s(void)
-{
-    return tl_bound_s() / 8 > 0.5 ? tl_bound_s() / 8 : 0.5;
-}
-
 /* CLOCK_MONOTONIC now, in seconds (the clock of tl_stuck()'s `until`). */
 static inline double tl_mono_s(void)
 {
@@ -197,7 +187,7 @@ static inline bool tl_sem_wait_bounded(sem_t *s)
         bool last = step.tv_sec > at.tv_sec || (step.tv_sec == at.tv_sec && step.tv_nsec >= at.tv_nsec);
         if (sem_timedwait(s, last ? &at : &step) == 0)
             return true;
-        if (errno == ETIMEDOUT && (last || (tl__gave_up_stuck = tl_stuck(&stuck, tl_stuck_window_s(), until, true))))
+        if (errno == ETIMEDOUT && (last || (tl__gave_up_stuck = tl_stuck(&stuck, tl_stuck_window_s(2 * tl_bound_s()), until, true))))
             return false;
     }
 }
@@ -251,7 +241,7 @@ static inline bool tl_await_count(long (*count)(void), long n, atomic_int *retur
     struct timespec t0, t;
     struct tl_stuck stuck = {0, 0};
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    double until = (double)t0.tv_sec + (double)t0.tv_nsec / 1e9 + tl_bound_s();
+    double until = tl_mono_s() + tl_bound_s();
     tl__gave_up_stuck = false;
     for (long i = 0;; i++) {
         if (count() >= n)
@@ -265,7 +255,7 @@ static inline bool tl_await_count(long (*count)(void), long n, atomic_int *retur
         poll(NULL, 0, 1);
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s() ||
-            (tl__gave_up_stuck = tl_stuck(&stuck, tl_stuck_window_s(), until, true)))
+            (tl__gave_up_stuck = tl_stuck(&stuck, tl_stuck_window_s(2 * tl_bound_s()), until, true)))
             return false;
     }
 }

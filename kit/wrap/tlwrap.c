@@ -137,7 +137,7 @@ struct slot {
     /* Activity of the slot's threads, written by the occupant only, never reset
      * (a window takes differences): see note_call() and tl_activity_begin(). */
     atomic_long n_calls, n_yields, n_trylocks, n_timeouts;
-    atomic_llong wake_ns; /* in TL_ST_TIMED: when the wait times out (CLOCK_MONOTONIC ns) */
+    atomic_llong wake_ns; /* in TL_ST_TIMED or TL_ST_SLEEP: when it ends (CLOCK_MONOTONIC ns) */
     atomic_char name[64];     /* per-byte atomics: a reused slot is renamed while a dump may read it */
 };
 static struct slot slots[NSLOTS];
@@ -672,12 +672,19 @@ static void count_wait(const pthread_cond_t *c, int timed)
         BUMP(cond_waits);
 }
 
-static long long mono_ns(void)
+static long long ts_ns(const struct timespec *t)
+{
+    return t == NULL ? 0 : (long long)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+static long long clock_ns(clockid_t clk)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+    clock_gettime(clk, &t);
+    return ts_ns(&t);
 }
+
+static long long mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 /* When a timed wait until abs ends, in CLOCK_MONOTONIC ns. The wrapper cannot
  * tell which clock the condition variable was set to, so it reads abs on both:
@@ -685,12 +692,10 @@ static long long mono_ns(void)
  * the past (an uptime read as a date), and the nearer future one is right. */
 static long long wake_at(clockid_t clk, const struct timespec *abs)
 {
-    long long now = mono_ns(), a = (long long)abs->tv_sec * 1000000000LL + abs->tv_nsec, best = -1;
+    long long now = mono_ns(), a = ts_ns(abs), best = -1;
     clockid_t clocks[2] = {clk, clk == CLOCK_REALTIME ? CLOCK_MONOTONIC : CLOCK_REALTIME};
     for (int i = 0; i < 2; i++) {
-        struct timespec t;
-        clock_gettime(clocks[i], &t);
-        long long left = a - ((long long)t.tv_sec * 1000000000LL + t.tv_nsec);
+        long long left = a - clock_ns(clocks[i]);
         if (left >= 0 && (best < 0 || left < best))
             best = left;
     }
@@ -885,11 +890,6 @@ static long long wake_after(long long ns)
     return mono_ns() + (ns > 0 ? ns : 0);
 }
 
-static long long ts_ns(const struct timespec *t)
-{
-    return t == NULL ? 0 : (long long)t->tv_sec * 1000000000LL + t->tv_nsec;
-}
-
 /* The sleeping thread's slot says when it wakes (wake, CLOCK_MONOTONIC ns),
  * so that tl_stuck() can tell a nap from an hour's sleep. */
 #define SLEEP_AROUND(call, wake)                                                 \
@@ -1072,17 +1072,20 @@ static bool all_blocked_for_good(int skip, long long horizon)
         case TL_ST_DONE: case TL_ST_FREE:
             break;
         default:
-            return false; /* running, sleeping, or waiting with a deadline */
+            return false; /* running */
         }
     }
     return n > 0;
 }
 
+double tl_stuck_window_s(double watchdog_s)
+{
+    return watchdog_s / 16 > 0.5 ? watchdog_s / 16 : 0.5;
+}
+
 bool tl_stuck(struct tl_stuck *st, double window_s, double until, bool but_me)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    double now = (double)mono_ns() / 1e9;
     long long horizon = until > 0 ? (long long)(until * 1e9) : 0;
     /* Read the count first: a change after it makes the next look differ. */
     unsigned long p = atomic_load_explicit(&state_changes, memory_order_acquire);
@@ -1302,27 +1305,19 @@ static void *watchdog(void *p)
 {
     struct watch w = *(struct watch *)p;
     __real_free(p);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long ns = ts.tv_nsec + (long long)(w.seconds * 1e9);
-    ts.tv_sec += ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
+    long long end_ns = mono_ns() + (long long)(w.seconds * 1e9);
     /* Look every 50 ms whether every thread is stuck for good (tl_stuck()):
      * then the verdict is the same as at the deadline, only sooner. */
     struct tl_stuck stuck = {0, 0};
-    double window = w.seconds / 16 > 0.5 ? w.seconds / 16 : 0.5; /* as tl_stuck_window_s() */
     for (;;) {
-        struct timespec step;
-        clock_gettime(CLOCK_MONOTONIC, &step);
-        step.tv_nsec += 50 * 1000 * 1000;
-        if (step.tv_nsec >= 1000000000L) {
-            step.tv_sec++;
-            step.tv_nsec -= 1000000000L;
-        }
-        bool last = step.tv_sec > ts.tv_sec || (step.tv_sec == ts.tv_sec && step.tv_nsec >= ts.tv_nsec);
-        while (__real_clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, last ? &ts : &step, NULL) == EINTR)
+        long long at = mono_ns() + 50 * 1000 * 1000;
+        bool last = at >= end_ns;
+        if (last)
+            at = end_ns;
+        struct timespec ts = {(time_t)(at / 1000000000LL), (long)(at % 1000000000LL)};
+        while (__real_clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
             ;
-        if (last || tl_stuck(&stuck, window, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, true))
+        if (last || tl_stuck(&stuck, tl_stuck_window_s(w.seconds), (double)end_ns / 1e9, true))
             break;
     }
     tl_waitfor_dump(w.fd, w.tag);

@@ -152,6 +152,12 @@ struct tl_stuck {
     double since; /* CLOCK_MONOTONIC seconds; 0: not stuck at the last look */
 };
 bool tl_stuck(struct tl_stuck *st, double window_s, double until, bool but_me);
+/* The window_s for tl_stuck() in a test whose watchdog fires watchdog_s after
+ * its start: a woken thread changes its state within microseconds of being
+ * scheduled, so the window only has to outlast the scheduler's delay on a
+ * loaded machine (tens of ms at load 8 on 2 cores): 0.5 s, more when the pass
+ * is scaled. Never blocks. */
+double tl_stuck_window_s(double watchdog_s);
 
 /* --------------------------------------------- activity: busy waiting, counted
  * Between tl_activity_begin() and tl_activity_end(), what every wrapped thread
