@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -211,6 +212,42 @@ TL_TEST(close_wakes_every_waiter)
     tl_latch_destroy(&latch);
     taskq_destroy(empty);
     taskq_destroy(full);
+}
+
+/* A thread that starts its calls only once it sees a flag the test sets after
+ * taskq_close(). The flag is relaxed on purpose: it orders nothing, so the
+ * queue's own lock is all that makes the late thread see the close, and a
+ * field read outside that lock is a race ThreadSanitizer reports every time. */
+struct late_caller {
+    taskq *q;
+    atomic_int go;
+    int push_rc, pop_rc;
+};
+
+static void *late_calls(void *p)
+{
+    struct late_caller *c = p;
+    while (!atomic_load_explicit(&c->go, memory_order_relaxed))
+        sched_yield();
+    c->push_rc = taskq_push(c->q, (struct task){task_a, NULL});
+    struct task t;
+    c->pop_rc = taskq_pop(c->q, &t);
+    return NULL;
+}
+
+TL_TEST(calls_on_another_thread_see_the_close)
+{
+    struct late_caller c = {.q = make_queue(2), .push_rc = -1, .pop_rc = -1};
+    pthread_t th;
+    tl_check_rc(pthread_create(&th, NULL, late_calls, &c), "pthread_create");
+    taskq_close(c.q);
+    atomic_store_explicit(&c.go, 1, memory_order_relaxed);
+    tl_check_rc(pthread_join(th, NULL), "pthread_join");
+    tl_assert(c.push_rc == EPIPE, TL_WRONG, "a push on another thread after close returned %d, want EPIPE",
+              c.push_rc);
+    tl_assert(c.pop_rc == EPIPE, TL_WRONG, "a pop on another thread after close returned %d, want EPIPE",
+              c.pop_rc);
+    taskq_destroy(c.q);
 }
 
 TL_TEST(each_waiting_thread_is_woken)
@@ -621,6 +658,7 @@ static const struct tl_test tl_tests[] = {
     TL_RUN(pop_blocks_until_a_push),
     TL_RUN(push_blocks_while_full),
     TL_RUN(close_wakes_every_waiter),
+    TL_RUN(calls_on_another_thread_see_the_close),
     TL_RUN(each_waiting_thread_is_woken),
     TL_RUN(stress_every_task_popped_exactly_once),
     TL_RUN(create_fails_cleanly_and_destroy_frees_all),
