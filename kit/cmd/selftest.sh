@@ -112,11 +112,13 @@ while read -r id ch ex expect f; do
     cp "$f" "$d/sub/$ch/$ex.c"
     echo "$d $ch/$ex $expect $f" >>"$B/variants.list"
 done <"$B/known-bad.list"
-# Two variants at a time; each grade itself runs its exercise's passes in sequence.
+# Two variants per CPU at a time: a grade spends much of its time blocked (a
+# hanging variant waits for its watchdog), and its verdict does not depend on the
+# load. Each grade itself runs its exercise's passes in sequence.
 export KIT B
 # shellcheck disable=SC2016
 awk '{ print $1, $2 }' "$B/variants.list" |
-    JOBS=1 xargs -P "$(nproc)" -L 1 sh -c 'TL_QUIET=1 TL_SUMMARY="$0/summary" sh "$KIT/kit/grade/grade.sh" -s "$0/sub" -e "$1" -r "$0/results.json" >"$0/log" 2>&1'
+    JOBS=1 xargs -P "${TL_SELFTEST_JOBS:-$(( $(nproc) * 2 ))}" -L 1 sh -c 'TL_QUIET=1 TL_SUMMARY="$0/summary" sh "$KIT/kit/grade/grade.sh" -s "$0/sub" -e "$1" -r "$0/results.json" >"$0/log" 2>&1'
 while read -r d target expect f; do
     if [ ! -s "$d/summary" ]; then bad "$f: the grader gave no verdict"; sed 's/^/      /' "$d/log" | tail -n 5; continue; fi
     read -r name score max cls _seeds <"$d/summary"
