@@ -16,10 +16,12 @@ RESULTS ?= results/results.json
 EXTRA_TESTS ?=
 FORMATS ?=
 N ?= 3
+BUG ?=
+LEVEL ?=
 export CHAOS_SEED TL_INPUT_SEED JOBS
 
 .PHONY: all help deps tools grader-tools programs exercises timelines progress grade run timeline diagrams \
-        test soak classroom watch book clean
+        test soak classroom watch book clean hint bug
 
 ## all: install what is missing, build everything, draw the timelines, show your progress
 all: deps tools programs exercises timelines progress
@@ -102,6 +104,14 @@ diagrams: tools programs
 ## watch: regrade an exercise each time you save it
 watch: deps
 	@sh kit/cmd/watch.sh $(EX)
+
+## hint: the next hint for an exercise, one more each time, e.g. make hint EX=04/queue [LEVEL=n: see hint n again] [LEVEL=reset]
+hint:
+	@sh kit/cmd/hint.sh "$(EX)" $(LEVEL)
+
+## bug: list a chapter's known bugs, or grade one and draw its timeline: make bug CH=04 [BUG=queue--if-not-while]
+bug: tools
+	@sh kit/cmd/bug.sh "$(CH)" $(BUG)
 
 ## book: refresh the code excerpts in book.md from the sources
 book:

@@ -6,7 +6,7 @@
 # would with `cc -pthread`, and traced, linked with the pthread wrappers so that
 # locks, waits, creates and joins land in its timeline without annotations.
 #
-# usage: chapters.sh programs | exercises | timelines OUTDIR [CH] | run CH | timeline CH/EX OUTDIR
+# usage: chapters.sh programs | exercises | timelines OUTDIR [CH] | run CH | timeline CH/EX OUTDIR [SRCDIR NAME]
 set -u
 KIT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=kit/cmd/common.sh
@@ -158,7 +158,7 @@ run_chapter() {
 
 # The learner's own exercise, run on the chapter's workload, traced and drawn.
 timeline_ex() {
-    sel=$1 out=$2
+    sel=$1 out=$2 src=${3:-chapters} name=${4:-}
     case "$sel" in */*) ;; *) die "say which exercise: make timeline EX=01-fork-join/sum" ;; esac
     ch=${sel%/*} ex=${sel#*/}
     for d in chapters/$ch*; do [ -d "$d" ] && ch=$(basename "$d") && break; done
@@ -167,16 +167,20 @@ timeline_ex() {
     deps=""
     # shellcheck disable=SC1090
     [ -f "tests/$ch/$ex.ex" ] && deps=$(. "./tests/$ch/$ex.ex"; echo "${deps:-}")
-    srcs="chapters/$ch/$ex.c"
-    for d in $deps; do srcs="$srcs chapters/$ch/$d.c"; done
+    srcs="$src/$ch/$ex.c"
+    for d in $deps; do srcs="$srcs $src/$ch/$d.c"; done
     mkdir -p "$B/timeline/$ch"
     # shellcheck disable=SC2086
     $CC $LEARNER_CFLAGS -O2 -Ichapters/$ch $KIT_INC $w $srcs kit/wrap/tlwrap.c kit/trace/trace.c $WRAP_FLAGS \
         -pthread -ldl -o "$B/timeline/$ch/$ex" || die "your $ch/$ex.c does not compile (see above)"
-    tr=$B/traces/$ch--$ex.trace
+    tr=$B/traces/${name:-$ch--$ex}.trace
     mkdir -p "$B/traces"
     TL_TRACE=$tr timeout 20 "$B/timeline/$ch/$ex" || echo "  (the workload exited with status $?; drawing what it recorded)"
-    draw "$tr" "$out" "$ch--$ex" "your $ch/$ex at work" "$B/timeline/$ch/$ex"
+    if [ -n "$name" ]; then
+        draw "$tr" "$out" "$name" "$name at work" "$B/timeline/$ch/$ex"
+    else
+        draw "$tr" "$out" "$ch--$ex" "your $ch/$ex at work" "$B/timeline/$ch/$ex"
+    fi
 }
 
 case "${1:-}" in
@@ -184,6 +188,6 @@ case "${1:-}" in
     exercises) build_exercises ;;
     timelines) timelines "${2:-build/timelines}" "${3:-}" ;;
     run) run_chapter "${2:-}" ;;
-    timeline) timeline_ex "${2:-}" "${3:-build/timelines}" ;;
+    timeline) timeline_ex "${2:-}" "${3:-build/timelines}" "${4:-chapters}" "${5:-}" ;;
     *) die "usage: chapters.sh programs|exercises|timelines OUT|run CH|timeline CH/EX OUT" ;;
 esac
