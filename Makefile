@@ -21,7 +21,7 @@ LEVEL ?=
 export CHAOS_SEED TL_INPUT_SEED JOBS
 
 .PHONY: all help deps tools grader-tools programs exercises timelines progress grade run timeline diagrams \
-        test soak classroom watch book clean hint bug
+        test soak classroom watch book clean hint bug compile_commands.json
 
 ## all: install what is missing, build everything, draw the timelines, show your progress
 all: deps tools programs exercises timelines progress
@@ -112,6 +112,10 @@ hint:
 ## bug: list a chapter's known bugs, or grade one and draw its timeline: make bug CH=04 [BUG=queue--if-not-while]
 bug: tools
 	@sh kit/cmd/bug.sh "$(CH)" $(BUG)
+
+## compile_commands.json: for clangd and other editors: every C file with the grader's flags and the kit's headers
+compile_commands.json:
+	@sh kit/cmd/compdb.sh $@
 
 ## book: refresh the code excerpts in book.md from the sources
 book:
