@@ -29,7 +29,7 @@ all: deps tools programs exercises timelines progress
 ## help: list the targets
 help:
 	@echo "threadlab targets (options in CAPITALS: make grade EX=01-fork-join/sum)"
-	@sed -n 's/^## \([a-z]*\): /\1|/p' Makefile | awk -F'|' '{ printf "  %-14s %s\n", $$1, $$2 }'
+	@sed -n 's/^## \([a-z_.]*\): /\1|/p' Makefile | awk -F'|' '{ printf "  %-22s %s\n", $$1, $$2 }'
 
 ## deps: check for gcc, Check, Graphviz...; install them with apt-get when root or sudo allows
 deps:
