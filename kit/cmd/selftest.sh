@@ -119,7 +119,7 @@ export KIT B
 # shellcheck disable=SC2016
 awk '{ print $1, $2 }' "$B/variants.list" |
     JOBS=1 xargs -P "${TL_SELFTEST_JOBS:-$(( $(nproc) * 2 ))}" -L 1 sh -c 'TL_QUIET=1 TL_SUMMARY="$0/summary" sh "$KIT/kit/grade/grade.sh" -s "$0/sub" -e "$1" -r "$0/results.json" >"$0/log" 2>&1'
-while read -r d target expect f; do
+while read -r d _target expect f; do
     if [ ! -s "$d/summary" ]; then bad "$f: the grader gave no verdict"; sed 's/^/      /' "$d/log" | tail -n 5; continue; fi
     read -r name score max cls _seeds <"$d/summary"
     "$KIT/build/kit/jsoncheck" "$d/results.json" >/dev/null 2>&1 || bad "$f: results.json is not valid"
@@ -180,7 +180,10 @@ for ch in chapters/[0-9][0-9]-*; do
     for ex in tests/"$n"/*.ex; do
         [ -f "$ex" ] || continue
         e=$(basename "$ex" .ex)
-        grep -q "^## $e\$" "$ch/HINTS.md" 2>/dev/null || bad "$ch/HINTS.md has no '## $e' section"
+        if ! grep -q "^## $e\$" "$ch/HINTS.md" 2>/dev/null; then bad "$ch/HINTS.md has no '## $e' section"
+        elif [ "$(sh kit/cmd/hint.sh "$n/$e" count 2>&1)" -lt 2 ] 2>/dev/null; then
+            bad "$ch/HINTS.md: '## $e' needs at least two numbered hints for make hint"
+        fi
         [ -f "$ch/$e.h" ] || bad "$ch/$e.h (the contract) is missing"
     done
 done
