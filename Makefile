@@ -21,7 +21,7 @@ LEVEL ?=
 export CHAOS_SEED TL_INPUT_SEED JOBS
 
 .PHONY: all help deps tools grader-tools programs exercises timelines progress grade run timeline diagrams \
-        test soak classroom watch book clean hint bug compile_commands.json
+        test soak classroom watch book bench clean hint bug compile_commands.json
 
 ## all: install what is missing, build everything, draw the timelines, show your progress
 all: deps tools programs exercises timelines progress
@@ -117,13 +117,17 @@ bug: tools
 compile_commands.json:
 	@sh kit/cmd/compdb.sh $@
 
-## book: refresh the code excerpts in book.md from the sources
+## book: refresh the code excerpts in book.md from the sources, and write build/book.html (with pandoc)
 book:
-	@sh kit/cmd/book.sh update
+	@sh kit/cmd/book.sh update && sh kit/cmd/book.sh html $(BUILD)/book.html
 
 ## test: the kit's own test suite (solutions pass, skeletons and known bugs fail, book in sync) [CH=NN]
 test: deps tools
 	@sh kit/cmd/selftest.sh
+
+## bench: measure each pattern's solution against the library a practitioner would use instead (build/bench/); installs the anchors when root
+bench:
+	@sh kit/bench/bench.sh
 
 ## soak: N rounds of grading the solutions, known-buggy variants and hostile submissions (idle, beside CPU hogs, four graders at once); reports every changed verdict [N=rounds] [CH=NN]
 soak: deps tools

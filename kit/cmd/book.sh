@@ -7,7 +7,9 @@
 # `/* end snippet: NAME */` in PATH, a file the kit compiles and tests.
 # `update` rewrites book.md; `check` fails, naming the excerpt, when they differ.
 #
-# usage: book.sh update | check
+# `html` writes the book as one page (build/book.html) with pandoc.
+#
+# usage: book.sh update | check | html [OUT]
 set -u
 KIT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$KIT" || exit 2
@@ -54,5 +56,18 @@ case $mode in
             diff -u book.md "$tmp" | head -n 40
             exit 1
         fi ;;
-    *) echo "usage: book.sh update|check" >&2; exit 2 ;;
+    html)
+        # One page with the diagrams inline (their hover details work), from
+        # pandoc when it is installed; the book's own Contents list is its table
+        # of contents, and its anchors are GitHub's, so links work the same.
+        out=${2:-build/book.html}
+        if ! command -v pandoc >/dev/null 2>&1; then
+            echo "book.md: for a single-page HTML book, install pandoc (apt-get install pandoc)"; exit 0
+        fi
+        mkdir -p "$(dirname "$out")"
+        { echo '<style>'; cat kit/cmd/book.css; echo '</style>'; } >"$tmp"
+        pandoc book.md -f gfm -t html5 --standalone --metadata pagetitle="threadlab: concurrency patterns in C" \
+            --include-in-header "$tmp" --lua-filter kit/cmd/book-html.lua -o "$out" &&
+            echo "wrote $out ($(grep -c '<svg' "$out") diagrams inline)" ;;
+    *) echo "usage: book.sh update|check|html [OUT]" >&2; exit 2 ;;
 esac

@@ -167,6 +167,17 @@ fi
 
 section "book.md and diagrams"
 if sh kit/cmd/book.sh check >"$B/book.log" 2>&1; then ok "$(cat "$B/book.log")"; else bad "book.md excerpts drifted:"; sed 's/^/      /' "$B/book.log" | head -n 20; fi
+if sh kit/cmd/links.sh >"$B/links.log" 2>&1; then ok "$(tail -n 1 "$B/links.log")"; else
+    bad "links or images that do not resolve:"; sed 's/^/      /' "$B/links.log" | head -n 20; fi
+if command -v pandoc >/dev/null 2>&1; then
+    nimg=$(grep -c '^!\[.*\](diagrams/.*\.svg)' book.md)
+    if sh kit/cmd/book.sh html "$B/book.html" >"$B/html.log" 2>&1 &&
+       [ "$(grep -c '<svg' "$B/book.html")" -ge "$nimg" ]; then
+        ok "make book writes one HTML page with its $nimg diagrams inline"
+    else
+        bad "make book's HTML page: $(cat "$B/html.log")"
+    fi
+fi
 nbook=0
 for ex in tests/[0-9][0-9]-*/*.ex; do
     # shellcheck disable=SC1090
