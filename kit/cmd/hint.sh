@@ -7,7 +7,7 @@
 # file under build/hints/, so each call shows one more hint and the learner
 # is never handed the whole list by accident.
 #
-# usage: hint.sh CH/EX [LEVEL|reset]    (LEVEL shows that hint again, changing nothing)
+# usage: hint.sh CH/EX [LEVEL|reset|count]    (LEVEL shows that hint again, changing nothing)
 set -u
 KIT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=kit/cmd/common.sh
@@ -38,11 +38,12 @@ hint() {
 }
 
 total=$(hint 0)
-[ "$total" -gt 0 ] || die "$hints has no numbered hints under '## $ex'"
+[ "$total" -gt 0 ] || [ "$ask" = count ] || die "$hints has no numbered hints under '## $ex'"
 state=build/hints/$ch--$ex
 mkdir -p build/hints
 seen=$(cat "$state" 2>/dev/null || echo 0)
 case "$ask" in
+    count) echo "$total"; exit 0 ;;
     reset) rm -f "$state"; echo "Hints for $ch/$ex start again from the first."; exit 0 ;;
     "") level=$((seen + 1)) ;;
     *[!0-9]*) die "LEVEL must be a number from 1 to $total" ;;
