@@ -165,6 +165,10 @@ else
     bad "known-buggy variants drifted from their solutions:"; sed 's/^/      /' "$B/bugcheck.log" | head -n 20
 fi
 
+section "make bench still builds and computes the right answers (a seconds-long smoke run, nothing timed)"
+if sh kit/bench/bench.sh --smoke >"$B/bench.log" 2>&1; then ok "$(tail -n 1 "$B/bench.log")"; else
+    bad "the benchmark smoke run broke:"; grep -E 'FAILED|error' "$B/bench.log" | head -n 10 | sed 's/^/      /'; fi
+
 section "book.md and diagrams"
 if sh kit/cmd/book.sh check >"$B/book.log" 2>&1; then ok "$(cat "$B/book.log")"; else bad "book.md excerpts drifted:"; sed 's/^/      /' "$B/book.log" | head -n 20; fi
 if sh kit/cmd/links.sh >"$B/links.log" 2>&1; then ok "$(tail -n 1 "$B/links.log")"; else
