@@ -383,6 +383,12 @@ TL_TEST(start_reports_failures_and_leaves_nothing_behind)
     ticker *ok = ticker_start(HOUR_MS, on_tick, &p); /* first: it works at all */
     tl_assert(ok != NULL, TL_WRONG, "ticker_start(one hour, fn, arg) returned NULL");
     stop_bounded(ok, "a one-hour period");
+    /* A ticker thread still alive would make allocations of its own while the
+     * counts below are taken: say what is really wrong first. */
+    struct tl_counts s = tl_counts_now();
+    tl_assert(s.threads_joined == s.threads_created, TL_THREAD_LEAK,
+              "%ld threads created but %ld joined: ticker_stop must join the ticker thread",
+              s.threads_created, s.threads_joined);
     errno = 0;
     tl_assert(ticker_start(0, on_tick, &p) == NULL && errno == EINVAL, TL_ERROR_PATH,
               "ticker_start(0, fn, arg) must return NULL with errno EINVAL (errno was %d)", errno);
