@@ -112,6 +112,10 @@ while read -r id ch ex expect f; do
     cp "$f" "$d/sub/$ch/$ex.c"
     echo "$d $ch/$ex $expect $f" >>"$B/variants.list"
 done <"$B/known-bad.list"
+# The classroom packages are checked beside the variants (they grade a few
+# submissions of their own, each platform's rule applied to what it writes).
+sh tests/kit/classroom-check.sh "$B/classroom" >"$B/classroom.log" 2>&1 &
+classroom_pid=$!
 # Two variants per CPU at a time: a grade spends much of its time blocked (a
 # hanging variant waits for its watchdog), and its verdict does not depend on the
 # load. Each grade itself runs its exercise's passes in sequence.
@@ -129,6 +133,11 @@ while read -r d _target expect f; do
         *) bad "$f: expected $expect, the grader said $cls ($score/$max)" ;;
     esac
 done <"$B/variants.list"
+
+section "classroom packages: every platform's own rule gives the kit's score"
+if wait "$classroom_pid"; then ok "tests/kit/classroom-check.sh: $(tail -n 1 "$B/classroom.log")"; else
+    bad "the classroom packages do not score as the kit does:"; grep -E 'FAIL' "$B/classroom.log" | head -n 20 | sed 's/^/      /'
+fi
 
 section "an instructor's hidden tests (EXTRA_TESTS) are graded and kept hidden"
 grade_into solutions "$B/extra" -e 01-fork-join/sum -x tests/kit/extra

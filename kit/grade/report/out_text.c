@@ -55,7 +55,7 @@ static void table_row(const struct ex *e)
 {
     char name[200], sc[32], times[300];
     textf(name, sizeof name, "%s/%s", e->ch, e->ex);
-    snprintf(sc, sizeof sc, "%.1f/%.0f", e->score, e->points);
+    snprintf(sc, sizeof sc, "%.2f/%g", e->score, e->qmax / 4.0); /* quarters: 2 decimals are exact */
     pass_times(e, times, sizeof times);
     if (e->cls == TL_NONE)
         printf("%-40s %9s  passed (%s) %.1fs\n", name, sc, times[0] ? times : e->passes,
@@ -247,7 +247,7 @@ void write_text(const struct report *r)
     if (r->tampered)
         printf("\nThe kit's own files changed while grading (the submission wrote to them, or "
                "someone edited them meanwhile): score set to zero.\n");
-    printf("\nTotal: %.1f / %.0f points in %.1f s", r->tampered ? 0.0 : r->score, r->max,
+    printf("\nTotal: %.2f / %g points in %.1f s", r->tampered ? 0.0 : r->score, r->max,
            r->total_ms / 1000.0);
     if (r->protections[0] && !r->opt.brief)
         printf(" (protections: %s)", r->protections);
@@ -263,7 +263,7 @@ void write_summary(const struct report *r)
     for (int i = 0; i < r->nex; i++) {
         const struct ex *e = &r->ex[i];
         fprintf(s, "%s/%s %.2f %.2f %s chaos=%s input=%s\n", e->ch, e->ex,
-                r->tampered ? 0.0 : e->score, e->points,
+                r->tampered ? 0.0 : e->score, e->qmax / 4.0,
                 e->cls == TL_NONE ? "passed" : tl_class_name[e->cls], e->seed[0] ? e->seed : "-",
                 e->iseed[0] ? e->iseed : "-");
     }

@@ -99,7 +99,8 @@ struct ex {
     char ch[64], ex[64], title[160], book[160], hints[200], passes[128], compile[16];
     char seed[32], iseed[32], protections[300], missing[200];
     char dir[4400];      /* WORK/<chapter>/<exercise>/ */
-    double points, score;
+    double points, score;  /* score = q / 4 */
+    int q, qmax;           /* the score and the points in quarter points (score.c) */
     long ms;
     enum tl_class cls;
     bool cheat;
@@ -121,7 +122,8 @@ struct ex {
 /* One scored line of the outputs: a functional test, or a whole further pass. */
 struct entry {
     char name[300];
-    double score, max;
+    int q, qmax;         /* score and maximum in quarter points: exact sums */
+    double score, max;   /* q / 4 and qmax / 4 */
     bool ok, hidden;
     struct sbuf out;     /* evidence */
     struct sbuf advice;  /* bug class, book section, hints */
@@ -143,7 +145,7 @@ struct report {
     int nent[MAXEX];
     bool tampered;
     long total_ms;
-    double score, max;
+    double score, max;       /* sums of quarter points, so exact */
     const char *protections; /* the first exercise's, "" if none */
 };
 

@@ -8,17 +8,26 @@
  * an equal share of the other 40% and passes only when every test passes under
  * it. A cheat (success without reaching the end, calling the grader's
  * functions) zeroes the exercise; a tampered kit zeroes everything.
+ *
+ * Points are counted in quarter points, as integers: a share that does not
+ * divide evenly gives its remainder, one quarter each, to the first entries.
+ * So every score is a multiple of 0.25, exact in binary floating point, and
+ * every sum (the exercise's, the total, a platform's own arithmetic) is exact.
+ * The entries are a fixed list per exercise: its tests and the passes its .ex
+ * declares, whether or not anything ran, with the same names and maxima in
+ * every submission (run details such as seeds go into the evidence).
  */
 #define _GNU_SOURCE
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
 
-static const char *pass_title(const char *pass, const struct ex *e, char *buf, size_t n)
+static const char *pass_title(const char *pass, char *buf, size_t n)
 {
     if (strcmp(pass, "chaos") == 0)
-        textf(buf, n, "all tests with random yields (CHAOS_SEED=%s)", e->seed);
+        textf(buf, n, "all tests with random yields");
     else if (strcmp(pass, "pinned") == 0)
         textf(buf, n, "all tests pinned to one CPU");
     else if (strcmp(pass, "tsan") == 0)
@@ -44,12 +53,12 @@ void advice(const struct ex *e, enum tl_class c, const char *book, struct sbuf *
 }
 
 /* The entry of functional test i of file k. */
-static void test_entry(struct ex *e, int k, int i, int ti, double max, struct entry *en)
+static void test_entry(struct ex *e, int k, int i, int ti, int qmax, struct entry *en)
 {
     char h[100];
     human(e->f[k].names[i], h, sizeof h);
     textf(en->name, sizeof en->name, "%s/%s: %s", e->ch, e->ex, h);
-    en->max = max;
+    en->qmax = qmax;
     en->hidden = e->f[k].hidden;
     en->cls = TL_NONE;
     const char *book = NULL;
@@ -69,13 +78,15 @@ static void test_entry(struct ex *e, int k, int i, int ti, double max, struct en
 }
 
 /* The entry of a whole further pass p. */
-static void pass_entry(struct ex *e, const struct pres *p, double max, struct entry *en)
+static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entry *en)
 {
     char buf[200];
     textf(en->name, sizeof en->name, "%s/%s: %s", e->ch, e->ex,
-          pass_title(p->pass, e, buf, sizeof buf));
-    en->max = max;
+          pass_title(p->pass, buf, sizeof buf));
+    en->qmax = qmax;
     en->ok = p->ok;
+    if (strcmp(p->pass, "chaos") == 0 && e->seed[0])
+        sb_printf(&en->out, "%s with CHAOS_SEED=%s.\n", p->ok ? "Passed" : "Failed", e->seed);
     en->cls = p->ok ? TL_NONE : p->cls;
     const char *book = NULL;
     for (int i = 0; i < p->nt; i++) {
@@ -101,32 +112,81 @@ static void pass_entry(struct ex *e, const struct pres *p, double max, struct en
     textf(en->book, sizeof en->book, "%s", book != NULL ? book : "");
 }
 
+/* The entry of further pass `pass` of an exercise where nothing ran (it did
+ * not build, was not submitted): listed all the same, failed, with why. */
+static void unrun_entry(struct ex *e, const char *pass, int qmax, struct entry *en)
+{
+    char buf[200];
+    textf(en->name, sizeof en->name, "%s/%s: %s", e->ch, e->ex, pass_title(pass, buf, sizeof buf));
+    en->qmax = qmax;
+    en->cls = e->cls;
+    const char *s = sb_str(&e->summary);
+    if (e->cls == TL_MISSING)
+        sb_printf(&en->out, "Not run: %s", s);
+    else
+        sb_printf(&en->out, "Not run: the exercise %s.\n",
+                  e->cls == TL_COMPILE ? "did not compile (the compiler's messages are under its "
+                                         "first test)"
+                                       : "was not built");
+    advice(e, en->cls, NULL, &en->advice);
+}
+
+/* The further passes the exercise's .ex declares (every pass after the first,
+ * which is the functional one) into names; returns how many. */
+static int further_passes(const struct ex *e, char names[][16], int max)
+{
+    char passes[128];
+    snprintf(passes, sizeof passes, "%s", e->passes);
+    int n = 0, k = 0;
+    char *save = NULL;
+    for (char *ps = strtok_r(passes, " ", &save); ps; ps = strtok_r(NULL, " ", &save))
+        if (k++ > 0 && n < max)
+            snprintf(names[n++], 16, "%s", ps);
+    return n;
+}
+
+/* Quarter q of `total` shared by `n` entries: entry i's share (the remainder
+ * goes one quarter each to the first entries). */
+static int share(int total, int n, int i)
+{
+    return n > 0 ? total / n + (i < total % n) : 0;
+}
+
 /* Score each entry of e into out; returns how many. */
 static int entries(struct ex *e, struct entry *out, int max)
 {
-    int n = 0, extra = e->np > 1 ? e->np - 1 : 0;
+    char pnames[MAXP][16];
+    int n = 0, extra = further_passes(e, pnames, MAXP);
     /* The functional tests are listed from the meta file even when nothing ran. */
     int ntests = 0;
     for (int k = 0; k < e->nfiles; k++)
         ntests += e->f[k].n;
-    double per_test = ntests > 0 ? e->points * (extra > 0 ? 0.6 : 1.0) / ntests : 0;
-    double per_pass = extra > 0 ? e->points * 0.4 / extra : 0;
+    int qall = (int)llround(e->points * 4);
+    int qfunc = extra == 0 ? qall : ntests == 0 ? 0 : (qall * 6 + 5) / 10;
     int ti = 0;
     for (int k = 0; k < e->nfiles; k++)
         for (int i = 0; i < e->f[k].n && n < max; i++, ti++)
-            test_entry(e, k, i, ti, per_test, &out[n++]);
-    for (int pi = 1; pi < e->np && n < max; pi++)
-        pass_entry(e, &e->p[pi], per_pass, &out[n++]);
-    if (e->np == 0 && ntests == 0 && n < max) { /* no test list at all: one entry */
+            test_entry(e, k, i, ti, share(qfunc, ntests, ti), &out[n++]);
+    for (int pi = 0; pi < extra && n < max; pi++) {
+        int q = share(qall - qfunc, extra, pi);
+        if (pi + 1 < e->np && strcmp(e->p[pi + 1].pass, pnames[pi]) == 0)
+            pass_entry(e, &e->p[pi + 1], q, &out[n++]);
+        else
+            unrun_entry(e, pnames[pi], q, &out[n++]);
+    }
+    if (e->np == 0 && ntests == 0 && extra == 0 && n < max) { /* no list at all: one entry */
         struct entry *en = &out[n++];
         textf(en->name, sizeof en->name, "%s/%s: builds", e->ch, e->ex);
-        en->max = e->points;
+        en->qmax = qall;
         en->cls = e->cls;
         sb_printf(&en->out, "%s", sb_str(&e->summary));
         advice(e, en->cls, NULL, &en->advice);
     }
-    for (int i = 0; i < n; i++)
-        out[i].score = out[i].ok && !e->cheat ? out[i].max : 0;
+    for (int i = 0; i < n; i++) {
+        out[i].q = out[i].ok && !e->cheat ? out[i].qmax : 0;
+        out[i].score = out[i].q / 4.0;
+        out[i].max = out[i].qmax / 4.0;
+    }
     if (e->cheat)
         for (int i = 0; i < n; i++)
             if (out[i].cls == TL_NONE || out[i].ok) {
@@ -135,23 +195,27 @@ static int entries(struct ex *e, struct entry *out, int max)
                 sb_printf(&out[i].out, "Scored zero: a cheat was detected in this exercise: %s",
                           sb_str(&e->summary));
             }
-    e->score = 0;
+    e->q = 0;
     for (int i = 0; i < n; i++)
-        e->score += out[i].score;
+        e->q += out[i].q;
+    e->qmax = qall;
+    e->score = e->q / 4.0;
     return n;
 }
 
 void score(struct report *r)
 {
-    r->score = r->max = 0;
+    long q = 0, qmax = 0;
     r->protections = "";
     for (int i = 0; i < r->nex; i++) {
         struct ex *e = &r->ex[i];
         r->nent[i] = entries(e, r->ent[i], MAXT + MAXP);
         if (r->tampered)
-            e->score = 0;
-        r->score += e->score;
-        r->max += e->points;
+            e->q = 0, e->score = 0;
+        q += e->q;
+        qmax += e->qmax;
+        r->score = q / 4.0;
+        r->max = qmax / 4.0;
         if (!r->protections[0])
             r->protections = e->protections;
     }
