@@ -36,13 +36,6 @@
 
 #define PTR(x) ((void *)(uintptr_t)(x))
 
-/* tl_assert only on failure: in a hot loop every ck_assert costs a call into
- * Check (and, in the chaos pass, an injected delay). */
-#define expect(cond, cls, ...)                   \
-    do {                                         \
-        if (!(cond))                             \
-            tl_assert((cond), cls, __VA_ARGS__); \
-    } while (0)
 
 static ring *make_ring(size_t cap)
 {
@@ -111,7 +104,7 @@ TL_TEST(matches_a_model_through_full_empty_and_wrap_around)
             if (push) {
                 void *v = next % 7 == 0 ? NULL : PTR(next); /* NULL is a value like any other */
                 bool ok = ring_push_spsc(r, v);
-                expect(ok == (mlen < cap), TL_WRONG,
+                tl_assert(ok == (mlen < cap), TL_WRONG,
                           "push into a ring of capacity %zu holding %zu values returned %s", cap, mlen,
                           ok ? "true (it was full)" : "false (it had room)");
                 if (ok) {
@@ -122,17 +115,17 @@ TL_TEST(matches_a_model_through_full_empty_and_wrap_around)
             } else {
                 void *sentinel = PTR(0xdead), *out = sentinel;
                 bool ok = ring_pop_spsc(r, &out);
-                expect(ok == (mlen > 0), TL_WRONG,
+                tl_assert(ok == (mlen > 0), TL_WRONG,
                           "pop from a ring of capacity %zu holding %zu values returned %s", cap, mlen,
                           ok ? "true (it was empty)" : "false (it held values)");
                 if (ok) {
-                    expect(out == model[mhead], TL_WRONG,
+                    tl_assert(out == model[mhead], TL_WRONG,
                               "pop from a ring of capacity %zu (operation %d) gave %p, want %p: not "
                               "the oldest value", cap, op, out, model[mhead]);
                     mhead = (mhead + 1) % cap;
                     mlen--;
                 } else {
-                    expect(out == sentinel, TL_WRONG, "a pop that returned false changed *out");
+                    tl_assert(out == sentinel, TL_WRONG, "a pop that returned false changed *out");
                 }
             }
         }
