@@ -48,8 +48,8 @@ void advice(const struct ex *e, enum tl_class c, const char *book, struct sbuf *
     sb_printf(b, "Bug class: %s - %s.\n", tl_class_name[c], tl_class_why[c]);
     const char *sec = book != NULL && book[0] ? book : e->book;
     if (sec[0])
-        sb_printf(b, "Read: book.md, section \"%s\". Hints: %s (section \"%s\").\n", sec,
-                  e->hints[0] ? e->hints : "HINTS.md", e->ex);
+        sb_printf(b, "Read: book.md, section \"%s\". Hints, one at a time: make hint EX=%s/%s (all of them: "
+                  "%s, section \"%s\").\n", sec, e->ch, e->ex, e->hints[0] ? e->hints : "HINTS.md", e->ex);
 }
 
 /* The entry of functional test i of file k. */
