@@ -194,7 +194,8 @@ for c in $CASES; do
         missing) cp "$D/sub/$c/sum.c" "$A/handin.c"; h=handin.c ;;
         *) (cd "$D/sub/$c" && tar -cf "$A/handin.tar" ./*.c); h=handin.tar ;;
     esac
-    (cd "$A" && make >"$D/autolab/$c.out" 2>&1)
+    # Tango runs make at the top level: none of make test's own make settings.
+    (cd "$A" && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make >"$D/autolab/$c.out" 2>&1)
     last=$(tail -n 1 "$D/autolab/$c.out")
     # Autolab rewrites bare keys before it parses: gsub(/([a-zA-Z0-9]+):/, "\"\\1\":").
     rew=$(printf '%s\n' "$last" | sed 's/\([a-zA-Z0-9][a-zA-Z0-9]*\):/"\1":/g')
