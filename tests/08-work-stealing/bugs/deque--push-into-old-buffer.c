@@ -1,4 +1,4 @@
-/* expect: wrong-result */
+/* expect: wrong-result|data-race */
 /* BUG (deque--push-into-old-buffer): after growing, the push still writes the task into the old buffer, which nobody reads any more: pop and steal find the new buffer's empty slot, so the task is lost and NULL comes out instead */
 /*
  * deque.c - a Chase-Lev work-stealing deque
