@@ -32,12 +32,6 @@
 
 #include "deque.h"
 
-/* tl_assert only on failure: in a hot loop every ck_assert costs a call into Check. */
-#define expect(cond, cls, ...)                   \
-    do {                                         \
-        if (!(cond))                             \
-            tl_assert((cond), cls, __VA_ARGS__); \
-    } while (0)
 
 static deque *make_deque(unsigned log2cap)
 {
@@ -75,7 +69,7 @@ TL_TEST(create_checks_its_size_and_destroy_frees_every_buffer)
         tl_assert(deque_push(d, &item[i]), TL_WRONG, "push %d failed (errno %d)", i, errno);
     for (int i = 4999; i >= 0; i--) {
         void *v = deque_pop(d);
-        expect(v == &item[i], TL_WRONG, "after 5000 pushes into a deque that grew from one slot, pop "
+        tl_assert(v == &item[i], TL_WRONG, "after 5000 pushes into a deque that grew from one slot, pop "
                "%d gave %p, want %p (the task pushed last)", 4999 - i, v, (void *)&item[i]);
     }
     deque_destroy(d);
@@ -122,13 +116,13 @@ TL_TEST(matches_a_stack_through_growth_and_empty_pops)
             /* Long runs of pushes (growth), then runs of pops down past empty. */
             bool push = (op / 300) % 2 == 0 ? tl_rand(&rs) % 4 != 0 : tl_rand(&rs) % 4 == 0;
             if (push && n < MAXN) {
-                expect(deque_push(d, (void *)next), TL_WRONG, "push failed (errno %d)", errno);
+                tl_assert(deque_push(d, (void *)next), TL_WRONG, "push failed (errno %d)", errno);
                 model[n++] = next;
                 next += 8;
             } else {
                 void *v = deque_pop(d);
                 void *want = n > 0 ? (void *)model[n - 1] : NULL;
-                expect(v == want, TL_WRONG, "deque of %zu tasks (created with 2^%u slots), operation "
+                tl_assert(v == want, TL_WRONG, "deque of %zu tasks (created with 2^%u slots), operation "
                        "%d: pop gave %p, want %p%s", n, log2, op, v, want,
                        n == 0 ? " (it was empty)" : " (the task pushed last)");
                 if (n > 0)
