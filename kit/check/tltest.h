@@ -90,6 +90,17 @@ static inline void tl__broadcast(pthread_cond_t *cv)
  * the test's own polling adds nothing to yields or to an activity window. */
 int __real_sched_yield(void);
 
+/* Gives the CPU away once, adding nothing to the counts: the real sched_yield,
+ * or under the scheduler of the sched pass (where only one thread runs at a
+ * time) a nap in poll() that lets every other runnable thread go first. */
+static inline void tl__yield(void)
+{
+    if (tl_sched_active())
+        poll(NULL, 0, 0);
+    else
+        __real_sched_yield();
+}
+
 /* ----------------------------------------------------------------- counters */
 
 /* Returns the kit's event counts now; never blocks. */
@@ -208,7 +219,7 @@ static inline void tl_await_blocked(long than, sem_t *done)
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > tl_bound_s())
             return;
-        __real_sched_yield();
+        tl__yield();
     }
 }
 
@@ -249,7 +260,7 @@ static inline bool tl_await_count(long (*count)(void), long n, atomic_int *retur
         if (returned != NULL && atomic_load(returned) > returned_max)
             return false;
         if (i < 1000) {
-            __real_sched_yield();
+            tl__yield();
             continue;
         }
         poll(NULL, 0, 1);

@@ -41,6 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <semaphore.h>
 #include <unistd.h>
 
 /* The real functions, as --wrap names them: one declaration per line of wrapped.def. */
@@ -448,6 +450,580 @@ static int spurious_wait(int s, pthread_mutex_t *m, void *where)
     return __real_pthread_mutex_lock(m);
 }
 
+static long long thread_cpu_ns(int tid);
+static long long ts_ns(const struct timespec *t);
+
+/* --------------------------------------------- the scheduler (TL_SCHED_SEED)
+ * With TL_SCHED_SEED=N set, exactly one of the program's threads runs at a
+ * time: the one holding the baton (S.cur). At every wrapped synchronization
+ * call the holder asks the scheduler who goes next, and a thread that would
+ * block (a lock that is taken, a condition wait, a join, a sleep) is parked
+ * here instead, on a condition variable of the kit's own, until the scheduler
+ * wakes it. The wrappers model the learner's objects with the real ones used
+ * only through calls that never block (trylock): a lock that is taken parks
+ * the caller on the mutex, and every unlock makes those waiters runnable to
+ * try again; signal and broadcast make condition waiters runnable (which one,
+ * for signal, is the scheduler's seeded choice); a thread's exit makes its
+ * joiners runnable.
+ *
+ * DESIGN: the schedule is a function of the seed. Every choice (who runs, which
+ * waiter a signal wakes, a spurious wake-up) comes from one PRNG, consulted only
+ * by the baton holder, so the same seed and the same test inputs give the same
+ * interleaving of synchronization calls and the same result. Time is virtual:
+ * clock_gettime on the wall and monotonic clocks reads a clock that moves 1 us
+ * per step and per read, 20 us per sched_yield, and jumps when every thread is
+ * blocked and some wait has a deadline (a timed wait, a sleep, a nap in
+ * poll()): then the earliest deadline comes, as if the others had been slow. So timed waits and sleeps are exact
+ * and cost no real time. Two strategies share the seed: odd seeds use PCT
+ * (Burckhardt, Kothari, Musuvathi, Nagarakatte, ASPLOS 2010: random distinct
+ * thread priorities, the highest runnable one runs, and at PCT_DEPTH - 1
+ * random steps the running thread drops to the lowest priority), even seeds a
+ * random walk (at each point another runnable thread is picked one time in
+ * four). A yield, a nap or a sleep lets every other runnable thread run first.
+ *
+ * When no thread can run and none waits with a deadline, nobody is left to
+ * wake anyone: the scheduler writes the wait-for table at once, as the
+ * watchdog would after its timeout, and ends the test. A thread that runs on
+ * without any wrapped call while others could run (a spin on a plain or atomic
+ * variable) would keep the baton for ever: a monitor thread of the kit's own
+ * sees the holder burn SCHED_SLICE_NS of CPU time without a step and reports
+ * it as busy waiting (such a verdict depends on timing: not replayable).
+ *
+ * Limits: plain memory accesses and C11 atomics are not switch points (data
+ * races stay ThreadSanitizer's job); barriers are waited for outside the
+ * schedule (not replayable); poll() on file descriptors, and every blocking
+ * call not in wrapped.def, block holding the baton.
+ *
+ * Lock order: S.mu is a leaf, taken only here, never while calling the
+ * learner's code or a learner-visible lock. */
+
+#define SCHED_MAX 512
+#define PCT_DEPTH 3                      /* d: bugs of depth <= d found with chance >= 1/(n k^(d-1)) */
+#define PCT_HORIZON 2000                 /* k: the steps change points are drawn from */
+#define SCHED_SLICE_NS 500000000LL       /* CPU a holder may use without a step before it is busy-waiting */
+#define SCHED_FAIR_STEPS 5000            /* steps a runnable thread may wait before it runs */
+#define SCHED_SPURIOUS_ONE_IN 32         /* decisions per spurious wake-up, when enabled */
+#define SCHED_STEP_NS 1000               /* virtual time a step takes (a clock read too) */
+#define SCHED_YIELD_NS 20000             /* virtual time a sched_yield gives away */
+
+enum { SW_NONE, SW_WOKEN, SW_TIMEOUT, SW_SPURIOUS };        /* why a park ended */
+enum { SK_FREE, SK_RUN, SK_PARKED, SK_OUTSIDE, SK_DONE };   /* a thread's place in the schedule */
+enum { SWHY_SEM = 100, SWHY_NAP };                          /* parks that are no tl_state */
+
+struct sthread {
+    int st;             /* SK_* */
+    int why;            /* parked: TL_ST_LOCK, TL_ST_COND, TL_ST_TIMED, TL_ST_JOIN, TL_ST_SLEEP,
+                           TL_ST_RDLOCK, TL_ST_WRLOCK, SWHY_SEM, SWHY_NAP */
+    const void *obj;    /* what it waits for; a join waits for (void *)(sid + 1) */
+    long long wake;     /* parked with a deadline: virtual ns; -1: none */
+    int woke;           /* SW_*: why the last park ended */
+    int prio;           /* PCT: the highest runnable priority runs */
+    unsigned long ready; /* the step it last ran or became runnable at */
+    int tid;            /* kernel thread id, for the busy-wait monitor */
+    int joined;         /* pthread_join returned for it (its pthread_t may be reused) */
+    uintptr_t self;     /* pthread_t */
+    pthread_cond_t turn; /* where it waits for the baton */
+};
+
+static struct {
+    pthread_mutex_t mu;
+    uint64_t seed, rng;
+    int pct;                     /* 1: PCT, 0: random walk */
+    int n;                       /* threads registered so far */
+    int cur;                     /* the baton holder; -1: nobody yet */
+    int outside;                 /* threads waiting outside the schedule (barriers) */
+    long long vt;                /* virtual ns since the schedule began */
+    long long base_real, base_mono;
+    unsigned long steps;         /* decisions made */
+    unsigned long change[PCT_DEPTH];
+    int low;                     /* the next lowest priority to hand out */
+    int high;                    /* the last highest one handed out (a starved thread's) */
+    unsigned long mon_steps;     /* the monitor's last look: steps, holder, its CPU time */
+    int mon_cur;
+    long long mon_cpu;
+    bool monitor;                /* the busy-wait monitor runs in this process */
+    bool replayable;
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER, .cur = -1, .high = 1000000 + PCT_DEPTH, .replayable = true};
+static struct sthread SC[SCHED_MAX];
+static _Thread_local int my_sid = -1;
+static atomic_int sched_state; /* 0 unknown, 1 off, 2 on */
+static pthread_once_t sched_once = PTHREAD_ONCE_INIT;
+
+/* Where the test's watchdog writes (tl_watchdog_arm): the scheduler's own
+ * verdicts go to the same place, in the same words. */
+static struct {
+    atomic_int armed, fd, code;
+    char tag[64];
+} W;
+
+static long long real_ns(clockid_t clk)
+{
+    struct timespec t;
+    __real_clock_gettime(clk, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static uint64_t sched_rand(void)
+{
+    S.rng ^= S.rng << 13;
+    S.rng ^= S.rng >> 7;
+    S.rng ^= S.rng << 17;
+    return S.rng;
+}
+
+/* After fork only the forking thread lives on: it starts a schedule of its own. */
+static void sched_after_fork(void)
+{
+    pthread_mutex_init(&S.mu, NULL);
+    memset(SC, 0, sizeof SC);
+    S.n = 0;
+    S.cur = -1;
+    S.outside = 0;
+    S.monitor = false;
+    my_sid = -1;
+}
+
+static void sched_init(void)
+{
+    const char *e = getenv("TL_SCHED_SEED");
+    uint64_t seed = e != NULL ? strtoull(e, NULL, 10) : 0;
+    if (seed == 0) {
+        atomic_store(&sched_state, 1);
+        return;
+    }
+    S.seed = seed;
+    S.rng = seed * 0x9E3779B97F4A7C15ull ^ 0xD1B54A32D192ED03ull;
+    if (S.rng == 0)
+        S.rng = 1;
+    S.pct = (int)(seed & 1);
+    for (int i = 0; i < PCT_DEPTH - 1; i++)
+        S.change[i] = 1 + sched_rand() % PCT_HORIZON;
+    S.base_real = real_ns(CLOCK_REALTIME);
+    S.base_mono = real_ns(CLOCK_MONOTONIC);
+    pthread_atfork(NULL, NULL, sched_after_fork);
+    atomic_store(&sched_state, 2);
+}
+
+bool tl_sched_active(void)
+{
+    int s = atomic_load_explicit(&sched_state, memory_order_acquire);
+    if (s == 0) {
+        pthread_once(&sched_once, sched_init);
+        s = atomic_load_explicit(&sched_state, memory_order_acquire);
+    }
+    return s == 2;
+}
+
+/* Waits (S.mu held) until the caller holds the baton. */
+static void wait_turn(int sid)
+{
+    while (S.cur != sid)
+        __real_pthread_cond_wait(&SC[sid].turn, &S.mu);
+}
+
+static void *sched_monitor(void *);
+
+/* The calling thread's id in the schedule, registering it (S.mu held): a
+ * thread the wrappers did not start (main) joins as runnable, and waits for
+ * the baton unless nobody holds it. */
+static int sched_me(void)
+{
+    if (my_sid >= 0)
+        return my_sid;
+    if (S.n >= SCHED_MAX)
+        return -1;
+    int sid = S.n++;
+    struct sthread *t = &SC[sid];
+    memset(t, 0, sizeof *t);
+    t->turn = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+    t->st = SK_RUN;
+    t->wake = -1;
+    t->ready = S.steps;
+    t->prio = (int)(sched_rand() % 1000000) + PCT_DEPTH;
+    t->tid = gettid();
+    t->self = (uintptr_t)pthread_self();
+    my_sid = sid;
+    if (S.cur < 0)
+        S.cur = sid;
+    wait_turn(sid);
+    return sid;
+}
+
+/* Registers a thread about to be created (S.mu held); its creator keeps the baton. */
+static int sched_new(void)
+{
+    if (S.n >= SCHED_MAX)
+        return -1;
+    int sid = S.n++;
+    struct sthread *t = &SC[sid];
+    memset(t, 0, sizeof *t);
+    t->turn = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+    t->st = SK_RUN;
+    t->wake = -1;
+    t->ready = S.steps;
+    t->prio = (int)(sched_rand() % 1000000) + PCT_DEPTH;
+    if (!S.monitor) {
+        S.monitor = true;
+        pthread_attr_t a;
+        pthread_t m;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        __real_pthread_create(&m, &a, sched_monitor, NULL);
+        pthread_attr_destroy(&a);
+    }
+    return sid;
+}
+
+/* Makes parked thread i runnable, its park ended for reason w (S.mu held). */
+static void unpark(int i, int w)
+{
+    SC[i].st = SK_RUN;
+    SC[i].ready = S.steps;
+    SC[i].woke = w;
+    SC[i].wake = -1;
+}
+
+static bool parked_on(int i, const void *obj, int why1, int why2)
+{
+    return SC[i].st == SK_PARKED && SC[i].obj == obj && (SC[i].why == why1 || SC[i].why == why2);
+}
+
+/* Makes runnable every thread parked on obj for why1 or why2 (all), or one of
+ * them chosen by the seed; returns how many (S.mu held). */
+static int sched_wake(const void *obj, int why1, int why2, bool all)
+{
+    int n = 0;
+    for (int i = 0; i < S.n; i++)
+        n += parked_on(i, obj, why1, why2);
+    if (n == 0)
+        return 0;
+    int pick = all ? -1 : (int)(sched_rand() % (uint64_t)n), k = 0;
+    for (int i = 0; i < S.n; i++)
+        if (parked_on(i, obj, why1, why2) && (all || k++ == pick))
+            unpark(i, SW_WOKEN);
+    return all ? n : 1;
+}
+
+/* The scheduler's verdict when no thread can ever run again: the wait-for
+ * table, where the test's watchdog would write it, then the watchdog's exit. */
+static _Noreturn void sched_stuck(const char *why)
+{
+    int fd = atomic_load(&W.armed) ? atomic_load(&W.fd) : 2;
+    char line[200];
+    int n = snprintf(line, sizeof line,
+                     "threadlab: the scheduler (TL_SCHED_SEED=%llu, step %lu) %s\n",
+                     (unsigned long long)S.seed, S.steps, why);
+    if (write(2, line, (size_t)n) < 0)
+        _exit(TL_EXIT_WATCHDOG);
+    tl_waitfor_dump(fd, atomic_load(&W.armed) ? W.tag : "sched");
+    n = snprintf(line, sizeof line, "%s %s END\n", tl_tag_name[TL_TAG_HANG],
+                 atomic_load(&W.armed) ? W.tag : "sched");
+    if (write(fd, line, (size_t)n) < 0)
+        _exit(TL_EXIT_WATCHDOG);
+    _exit(atomic_load(&W.armed) ? atomic_load(&W.code) : TL_EXIT_WATCHDOG);
+}
+
+/* Every park whose deadline has come ends in a timeout (S.mu held). */
+static void sched_expire(void)
+{
+    for (int i = 0; i < S.n; i++)
+        if (SC[i].st == SK_PARKED && SC[i].wake >= 0 && SC[i].wake <= S.vt)
+            unpark(i, SW_TIMEOUT);
+}
+
+/* The next thread to run after a step of thread `me` (which may be parked),
+ * S.mu held. Deadlines come as the steps pass; when none is runnable, time
+ * moves on to the earliest deadline;
+ * when there is none, the threads are stuck for good (a verdict, no return),
+ * unless some wait outside the schedule: then -1. */
+static int sched_pick(int me)
+{
+    S.steps++;
+    S.vt += SCHED_STEP_NS;
+    sched_expire(); /* time passes with the steps, busy or not */
+    for (int i = 0; i < PCT_DEPTH - 1; i++)
+        if (S.pct && S.steps == S.change[i] && me >= 0 && SC[me].st == SK_RUN)
+            SC[me].prio = S.low--;
+    int spurious = atomic_load_explicit(&spurious_permille, memory_order_relaxed);
+    if (spurious != 0 && sched_rand() % SCHED_SPURIOUS_ONE_IN == 0) {
+        int n = 0;
+        for (int i = 0; i < S.n; i++)
+            n += SC[i].st == SK_PARKED && (SC[i].why == TL_ST_COND || SC[i].why == TL_ST_TIMED);
+        if (n > 0) {
+            int k = (int)(sched_rand() % (uint64_t)n);
+            for (int i = 0; i < S.n; i++)
+                if (SC[i].st == SK_PARKED && (SC[i].why == TL_ST_COND || SC[i].why == TL_ST_TIMED) && k-- == 0)
+                    unpark(i, SW_SPURIOUS);
+        }
+    }
+    for (;;) {
+        int runnable[SCHED_MAX], nr = 0, best = -1;
+        for (int i = 0; i < S.n; i++)
+            if (SC[i].st == SK_RUN) {
+                runnable[nr++] = i;
+                if (best < 0 || SC[i].prio > SC[best].prio)
+                    best = i;
+            }
+        if (nr > 0) {
+            int next;
+            if (S.pct)
+                next = best;
+            else if (me >= 0 && SC[me].st == SK_RUN && sched_rand() % 4 != 0)
+                next = me;
+            else
+                next = runnable[sched_rand() % (uint64_t)nr];
+            /* No runnable thread waits for ever (a trylock loop under PCT, or
+             * a watcher thread that polls a lock, would starve the rest): the
+             * one that waited longest, past SCHED_FAIR_STEPS, runs now, and
+             * under PCT keeps the highest priority so far. */
+            int old = runnable[0];
+            for (int k = 1; k < nr; k++)
+                if (SC[runnable[k]].ready < SC[old].ready)
+                    old = runnable[k];
+            if (S.steps - SC[old].ready > SCHED_FAIR_STEPS) {
+                next = old;
+                if (S.pct)
+                    SC[next].prio = ++S.high;
+            }
+            SC[next].ready = S.steps;
+            return next;
+        }
+        long long soonest = -1;
+        for (int i = 0; i < S.n; i++)
+            if (SC[i].st == SK_PARKED && SC[i].wake >= 0 && (soonest < 0 || SC[i].wake < soonest))
+                soonest = SC[i].wake;
+        if (soonest < 0) {
+            if (S.outside > 0)
+                return -1;
+            sched_stuck("found every thread blocked, with no one left to wake them");
+        }
+        if (soonest > S.vt)
+            S.vt = soonest;
+        sched_expire();
+    }
+}
+
+/* Hands the baton from me to next and waits until it comes back (S.mu held). */
+static void sched_switch(int me, int next)
+{
+    if (next != me) {
+        S.cur = next;
+        if (next >= 0)
+            __real_pthread_cond_signal(&SC[next].turn);
+    }
+    if (me >= 0)
+        wait_turn(me);
+}
+
+/* A switch point: the scheduler may let another thread run first. */
+static void sched_point(void)
+{
+    if (!tl_sched_active())
+        return;
+    __real_pthread_mutex_lock(&S.mu);
+    int me = sched_me();
+    if (me >= 0 && SC[me].st == SK_RUN)
+        sched_switch(me, sched_pick(me));
+    __real_pthread_mutex_unlock(&S.mu);
+}
+
+/* Parks the caller on obj (for why, until virtual time `wake`, -1: none) and
+ * returns why it was woken (SW_*), holding the baton again. */
+static int park_locked(int why, const void *obj, long long wake)
+{
+    int me = sched_me();
+    if (me < 0 || SC[me].st != SK_RUN)
+        return SW_WOKEN;
+    SC[me].st = SK_PARKED;
+    SC[me].why = why;
+    SC[me].obj = obj;
+    SC[me].wake = wake;
+    SC[me].woke = SW_NONE;
+    sched_switch(me, sched_pick(me));
+    return SC[me].woke;
+}
+
+static int sched_park(int why, const void *obj, long long wake)
+{
+    __real_pthread_mutex_lock(&S.mu);
+    int w = park_locked(why, obj, wake);
+    __real_pthread_mutex_unlock(&S.mu);
+    return w;
+}
+
+/* Lets every other runnable thread run first, and virtual time pass by ns. */
+static void sched_nap(long long ns)
+{
+    __real_pthread_mutex_lock(&S.mu);
+    park_locked(SWHY_NAP, NULL, S.vt + (ns > SCHED_YIELD_NS ? ns : SCHED_YIELD_NS));
+    __real_pthread_mutex_unlock(&S.mu);
+}
+
+/* The schedule's id of thread t, not yet joined; -1 if unknown. */
+static int sched_sid_of(pthread_t t)
+{
+    for (int i = S.n - 1; i >= 0; i--)
+        if (SC[i].self == (uintptr_t)t && !SC[i].joined && SC[i].st != SK_FREE)
+            return i;
+    return -1;
+}
+
+/* Parks the caller until thread t has exited (its joiners are woken then). */
+static void sched_join(pthread_t t)
+{
+    __real_pthread_mutex_lock(&S.mu);
+    sched_me();
+    int ts = sched_sid_of(t);
+    if (ts >= 0) {
+        if (SC[ts].st != SK_DONE)
+            park_locked(TL_ST_JOIN, (void *)(uintptr_t)(ts + 1), -1);
+        SC[ts].joined = 1;
+    }
+    __real_pthread_mutex_unlock(&S.mu);
+}
+
+/* Makes runnable the threads parked on obj for why1 or why2 (all, or one of
+ * them), then offers a switch: an unlock, a post, a signal. */
+static void sched_wake_point(const void *obj, int why1, int why2, bool all)
+{
+    __real_pthread_mutex_lock(&S.mu);
+    int me = sched_me();
+    sched_wake(obj, why1, why2, all);
+    if (me >= 0 && SC[me].st == SK_RUN)
+        sched_switch(me, sched_pick(me));
+    __real_pthread_mutex_unlock(&S.mu);
+}
+
+/* Takes a learner's lock the scheduler's way: try, and while it is taken park
+ * on it (shown as `state` on obj in the wait-for table) until an unlock. */
+static int sched_take(int s, int state, void *obj, void *where, int (*try)(void *))
+{
+    int rc, contended = 0;
+    while ((rc = try(obj)) == EBUSY) {
+        if (!contended++ && state == TL_ST_LOCK)
+            BUMP(mutex_contended);
+        set_state(s, state, obj, NULL, where);
+        sched_park(state, obj, -1);
+    }
+    return rc;
+}
+
+/* Runs fn(arg) outside the schedule (a call that may block for real and be
+ * ended by another thread, as a barrier is): the baton goes on meanwhile, and
+ * comes back after. The run is no longer replayable. */
+static int sched_outside(int (*fn)(void *), void *arg)
+{
+    __real_pthread_mutex_lock(&S.mu);
+    int me = sched_me();
+    if (me < 0 || SC[me].st != SK_RUN) {
+        __real_pthread_mutex_unlock(&S.mu);
+        return fn(arg);
+    }
+    S.replayable = false;
+    SC[me].st = SK_OUTSIDE;
+    S.outside++;
+    int next = sched_pick(me);
+    S.cur = next;
+    if (next >= 0)
+        __real_pthread_cond_signal(&SC[next].turn);
+    __real_pthread_mutex_unlock(&S.mu);
+    int rc = fn(arg);
+    __real_pthread_mutex_lock(&S.mu);
+    S.outside--;
+    SC[me].st = SK_RUN;
+    if (S.cur < 0)
+        S.cur = me;
+    wait_turn(me);
+    __real_pthread_mutex_unlock(&S.mu);
+    return rc;
+}
+
+/* The calling thread is done: its joiners may run, the baton goes on. */
+static void sched_exit(void)
+{
+    if (!tl_sched_active() || my_sid < 0)
+        return;
+    __real_pthread_mutex_lock(&S.mu);
+    int me = my_sid;
+    if (SC[me].st == SK_RUN) {
+        SC[me].st = SK_DONE;
+        sched_wake((void *)(uintptr_t)(me + 1), TL_ST_JOIN, TL_ST_JOIN, true);
+        bool others = false;
+        for (int i = 0; i < S.n; i++)
+            others |= SC[i].st == SK_PARKED || SC[i].st == SK_RUN || SC[i].st == SK_OUTSIDE;
+        if (others)
+            sched_switch(-1, sched_pick(-1));
+        else
+            S.cur = -1;
+    }
+    __real_pthread_mutex_unlock(&S.mu);
+}
+
+
+/* Virtual now on clock clk, in ns of that clock; moves 1 us per read. */
+static long long sched_now(clockid_t clk, bool tick)
+{
+    __real_pthread_mutex_lock(&S.mu);
+    if (tick)
+        S.vt += SCHED_STEP_NS;
+    long long v = S.vt;
+    __real_pthread_mutex_unlock(&S.mu);
+    return (clk == CLOCK_REALTIME || clk == CLOCK_REALTIME_COARSE ? S.base_real : S.base_mono) + v;
+}
+
+/* The virtual deadline of a wait until abs on clock clk (a condition variable's
+ * clock is not known here: abs is read on both, and the nearer future wins, as
+ * in wake_at()). */
+static long long sched_deadline(clockid_t clk, const struct timespec *abs)
+{
+    long long a = ts_ns(abs), now = S.vt, best = -1;
+    long long bases[2] = {clk == CLOCK_REALTIME ? S.base_real : S.base_mono,
+                          clk == CLOCK_REALTIME ? S.base_mono : S.base_real};
+    for (int i = 0; i < 2; i++) {
+        long long left = a - (bases[i] + now);
+        if (left >= 0 && (best < 0 || left < best))
+            best = left;
+    }
+    return best < 0 ? now : now + best;
+}
+
+/* The busy-wait monitor: a holder that used SCHED_SLICE_NS of CPU without a
+ * step, while another thread could run, spins: say so and end the test. */
+static void *sched_monitor(void *p)
+{
+    (void)p;
+    for (;;) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        __real_nanosleep(&ts, NULL);
+        __real_pthread_mutex_lock(&S.mu);
+        int cur = S.cur;
+        if (cur < 0 || S.steps != S.mon_steps || cur != S.mon_cur) {
+            S.mon_steps = S.steps;
+            S.mon_cur = cur;
+            S.mon_cpu = cur >= 0 ? thread_cpu_ns(SC[cur].tid) : -1;
+            __real_pthread_mutex_unlock(&S.mu);
+            continue;
+        }
+        long long cpu = thread_cpu_ns(SC[cur].tid);
+        bool others = false;
+        for (int i = 0; i < S.n; i++)
+            others |= i != cur && (SC[i].st == SK_RUN || (SC[i].st == SK_PARKED && SC[i].wake >= 0));
+        if (S.mon_cpu >= 0 && cpu - S.mon_cpu > SCHED_SLICE_NS && others && SC[cur].st == SK_RUN) {
+            int slot = -1;
+            for (int i = 0; i < NSLOTS; i++)
+                if (atomic_load(&slots[i].used) == 1 && atomic_load(&slots[i].tid) == SC[cur].tid)
+                    slot = i;
+            if (slot >= 0)
+                atomic_store(&slots[slot].state, TL_ST_SPIN);
+            sched_stuck("saw a thread run for half a second of CPU without one pthread call, "
+                        "while other threads waited for their turn: busy waiting (a verdict "
+                        "that depends on timing: not replayable)");
+        }
+        __real_pthread_mutex_unlock(&S.mu);
+    }
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- threads */
 
 struct start {
@@ -455,27 +1031,44 @@ struct start {
     void *arg;
     uint64_t flow;
     int slot;
+    int sid; /* its id in the schedule (the sched pass), -1 outside it */
     char name[64];
 };
+
+/* A new thread waits for its first turn before it runs anything (the sched pass). */
+static void sched_enter(int sid)
+{
+    __real_pthread_mutex_lock(&S.mu);
+    my_sid = sid;
+    SC[sid].tid = gettid();
+    SC[sid].self = (uintptr_t)pthread_self();
+    wait_turn(sid);
+    __real_pthread_mutex_unlock(&S.mu);
+}
 
 static void thread_done(void *p)
 {
     (void)p;
     int s = my_slot;
     atomic_fetch_sub_explicit(&C.threads_running, 1, memory_order_relaxed);
-    if (s < 0)
+    if (s < 0) {
+        sched_exit();
         return;
+    }
     atomic_store_explicit(&slots[s].exit_flow, tl_trace_flow_out("exit"), memory_order_relaxed);
     tl_trace_event('X', "exit", 0);
     set_state(s, TL_ST_DONE, NULL, NULL, NULL);
     if (atomic_load_explicit(&slots[s].detached, memory_order_acquire))
         slot_release(s);
+    sched_exit();
 }
 
 static void *trampoline(void *p)
 {
     struct start st = *(struct start *)p;
     __real_free(p);
+    if (st.sid >= 0)
+        sched_enter(st.sid);
     my_slot = st.slot;
     long now = atomic_fetch_add_explicit(&C.threads_running, 1, memory_order_relaxed) + 1;
     long peak = atomic_load_explicit(&C.threads_peak, memory_order_relaxed);
@@ -499,6 +1092,7 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
                           void *arg)
 {
     chaos();
+    sched_point();
     me();
     int err = 0;
     if (fault_now(TL_FAULT_CREATE, &err)) {
@@ -533,29 +1127,47 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
                               memory_order_relaxed);
     st->flow = tl_trace_flow_out("create");
     int slot = st->slot;
+    st->sid = -1;
+    if (tl_sched_active()) {
+        __real_pthread_mutex_lock(&S.mu);
+        sched_me();
+        st->sid = sched_new();
+        __real_pthread_mutex_unlock(&S.mu);
+    }
+    int sid = st->sid;
     pthread_t tid;
     int rc = __real_pthread_create(&tid, attr, trampoline, st);
     if (rc != 0) {
+        if (sid >= 0)
+            SC[sid].st = SK_DONE; /* the creator holds the baton: nobody else looks */
         slot_release(slot);
         __real_free(st);
         return rc;
     }
     if (slot >= 0)
         atomic_store_explicit(&slots[slot].self, (uintptr_t)tid, memory_order_relaxed);
+    if (sid >= 0)
+        SC[sid].self = (uintptr_t)tid;
     *t = tid;
     BUMP(threads_created);
     note_call(me());
     chaos();
+    sched_point();
     return 0;
 }
 
 int __wrap_pthread_join(pthread_t t, void **ret)
 {
     chaos();
+    sched_point();
     int s = me();
     int target = slot_of_thread(t);
     set_state(s, TL_ST_JOIN, (void *)(uintptr_t)(target + 1), NULL, __builtin_return_address(0));
     tl_trace_event('W', "join", 0);
+    /* Parked until the target exits; then the real join only waits for the
+     * last steps of its exit, which need no baton. */
+    if (tl_sched_active())
+        sched_join(t);
     int rc = __real_pthread_join(t, ret);
     tl_trace_end();
     set_state(s, TL_ST_RUN, NULL, NULL, NULL);
@@ -595,10 +1207,21 @@ static void locked(pthread_mutex_t *m, int s)
     set_owner(m, s);
 }
 
+static int try_mutex(void *m) { return __real_pthread_mutex_trylock(m); }
+
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
 {
     chaos();
     int s = me();
+    if (tl_sched_active()) {
+        sched_point();
+        int rc = sched_take(s, TL_ST_LOCK, m, __builtin_return_address(0), try_mutex);
+        set_state(s, TL_ST_RUN, NULL, NULL, NULL);
+        note_call(s);
+        if (rc == 0)
+            locked(m, s);
+        return rc;
+    }
 #ifdef __SANITIZE_THREAD__
     /* A trylock first would hide the acquisition from TSan's lock-order checker. */
     set_state(s, TL_ST_LOCK, m, NULL, __builtin_return_address(0));
@@ -626,6 +1249,7 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
 int __wrap_pthread_mutex_trylock(pthread_mutex_t *m)
 {
     chaos();
+    sched_point();
     int s = me();
     int rc = __real_pthread_mutex_trylock(m);
     note_call(s);
@@ -646,6 +1270,8 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *m)
     }
     int rc = __real_pthread_mutex_unlock(m);
     chaos();
+    if (rc == 0 && tl_sched_active())
+        sched_wake_point(m, TL_ST_LOCK, TL_ST_LOCK, true);
     return rc;
 }
 
@@ -680,7 +1306,7 @@ static long long ts_ns(const struct timespec *t)
 static long long clock_ns(clockid_t clk)
 {
     struct timespec t;
-    clock_gettime(clk, &t);
+    __real_clock_gettime(clk, &t);
     return ts_ns(&t);
 }
 
@@ -704,6 +1330,9 @@ static long long wake_at(clockid_t clk, const struct timespec *abs)
 
 /* Shared by the three waits: bookkeeping around the real call `wait`, or
  * around a spurious wake-up instead of it (see tl_spurious_set()). */
+static int sched_cond_wait(int s, pthread_cond_t *c, pthread_mutex_t *m, int timed, void *where,
+                           clockid_t clk, const struct timespec *abs);
+
 static int cond_wait_common(pthread_cond_t *c, pthread_mutex_t *m, int timed, void *where,
                             int (*wait)(pthread_cond_t *, pthread_mutex_t *, clockid_t,
                                         const struct timespec *),
@@ -712,6 +1341,8 @@ static int cond_wait_common(pthread_cond_t *c, pthread_mutex_t *m, int timed, vo
     chaos();
     int s = me();
     count_wait(c, timed);
+    if (tl_sched_active())
+        return sched_cond_wait(s, c, m, timed, where, clk, abs);
     bool spurious = spurious_roll();
     uint64_t before = cond_flow(c);
     set_owner(m, -1);
@@ -735,6 +1366,58 @@ static int cond_wait_common(pthread_cond_t *c, pthread_mutex_t *m, int timed, vo
         spurious_cond = c;
         spurious_seq = my_calls;
         return 0;
+    }
+    uint64_t after = cond_flow(c);
+    if (after != before)
+        tl_trace_flow_in("wake", after);
+    return rc;
+}
+
+/* A condition wait the scheduler's way (the sched pass): the real unlock,
+ * parked on c until a signal, a broadcast, the deadline (virtual time) or a
+ * spurious wake-up of the scheduler's choosing, then the lock taken again. */
+static int sched_cond_wait(int s, pthread_cond_t *c, pthread_mutex_t *m, int timed, void *where,
+                           clockid_t clk, const struct timespec *abs)
+{
+    if (timed && abs != NULL && (abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000L))
+        return EINVAL;
+    set_owner(m, -1);
+    int rc = __real_pthread_mutex_unlock(m);
+    if (rc != 0) {
+        note_call(s);
+        return rc;
+    }
+    long long wake = -1;
+    if (timed) {
+        __real_pthread_mutex_lock(&S.mu);
+        wake = abs != NULL ? sched_deadline(clk, abs) : S.vt;
+        __real_pthread_mutex_unlock(&S.mu);
+        if (s >= 0)
+            atomic_store_explicit(&slots[s].wake_ns, S.base_mono + wake, memory_order_relaxed);
+    }
+    uint64_t before = cond_flow(c);
+    set_state(s, timed ? TL_ST_TIMED : TL_ST_COND, c, m, where);
+    tl_trace_event('W', timed ? "timedwait" : "wait", (uintptr_t)c);
+    __real_pthread_mutex_lock(&S.mu);
+    sched_wake(m, TL_ST_LOCK, TL_ST_LOCK, true); /* the unlock above */
+    int w = park_locked(timed ? TL_ST_TIMED : TL_ST_COND, c, wake);
+    __real_pthread_mutex_unlock(&S.mu);
+    tl_trace_end();
+    rc = sched_take(s, TL_ST_LOCK, m, where, try_mutex);
+    set_owner(m, s);
+    set_state(s, TL_ST_RUN, NULL, NULL, NULL);
+    note_call(s);
+    if (w == SW_TIMEOUT) {
+        BUMP(cond_timeouts);
+        NOTE(s, n_timeouts);
+        return rc != 0 ? rc : ETIMEDOUT;
+    }
+    if (w == SW_SPURIOUS) {
+        BUMP(cond_spurious);
+        tl_trace_event('I', "spurious wake-up", (uintptr_t)c);
+        spurious_cond = c;
+        spurious_seq = my_calls;
+        return rc;
     }
     uint64_t after = cond_flow(c);
     if (after != before)
@@ -787,28 +1470,55 @@ static void cond_wake_flow(pthread_cond_t *c, const char *what)
 int __wrap_pthread_cond_signal(pthread_cond_t *c)
 {
     chaos();
+    sched_point();
     note_call(me());
     BUMP(cond_signals);
     cond_wake_flow(c, "signal");
+    if (tl_sched_active()) {
+        sched_wake_point(c, TL_ST_COND, TL_ST_TIMED, false);
+        return 0;
+    }
     return __real_pthread_cond_signal(c);
 }
 
 int __wrap_pthread_cond_broadcast(pthread_cond_t *c)
 {
     chaos();
+    sched_point();
     note_call(me());
     BUMP(cond_broadcasts);
     cond_wake_flow(c, "broadcast");
+    if (tl_sched_active()) {
+        sched_wake_point(c, TL_ST_COND, TL_ST_TIMED, true);
+        return 0;
+    }
     return __real_pthread_cond_broadcast(c);
 }
 
 /* ------------------------------------------------------ rwlocks, barriers */
+
+static int try_rdlock(void *l) { return __real_pthread_rwlock_tryrdlock(l); }
+static int try_wrlock(void *l) { return __real_pthread_rwlock_trywrlock(l); }
 
 static int rw_common(pthread_rwlock_t *l, int write, void *where,
                      int (*take)(pthread_rwlock_t *), int (*try)(pthread_rwlock_t *))
 {
     chaos();
     int s = me();
+    if (tl_sched_active()) {
+        sched_point();
+        int rc = sched_take(s, write ? TL_ST_WRLOCK : TL_ST_RDLOCK, l, where,
+                            write ? try_wrlock : try_rdlock);
+        set_state(s, TL_ST_RUN, NULL, NULL, NULL);
+        note_call(s);
+        if (rc == 0) {
+            if (write)
+                BUMP(rwlock_writes);
+            else
+                BUMP(rwlock_reads);
+        }
+        return rc;
+    }
     int rc = try(l);
     if (rc == EBUSY) {
         set_state(s, write ? TL_ST_WRLOCK : TL_ST_RDLOCK, l, NULL, where);
@@ -841,6 +1551,7 @@ int __wrap_pthread_rwlock_wrlock(pthread_rwlock_t *l)
 
 int __wrap_pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 {
+    sched_point();
     int rc = __real_pthread_rwlock_tryrdlock(l);
     int s = me();
     note_call(s);
@@ -852,6 +1563,7 @@ int __wrap_pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 
 int __wrap_pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 {
+    sched_point();
     int rc = __real_pthread_rwlock_trywrlock(l);
     int s = me();
     note_call(s);
@@ -866,8 +1578,12 @@ int __wrap_pthread_rwlock_unlock(pthread_rwlock_t *l)
     int rc = __real_pthread_rwlock_unlock(l);
     note_call(me());
     chaos();
+    if (rc == 0 && tl_sched_active())
+        sched_wake_point(l, TL_ST_RDLOCK, TL_ST_WRLOCK, true);
     return rc;
 }
+
+static int real_barrier_wait(void *b) { return __real_pthread_barrier_wait(b); }
 
 int __wrap_pthread_barrier_wait(pthread_barrier_t *b)
 {
@@ -875,7 +1591,7 @@ int __wrap_pthread_barrier_wait(pthread_barrier_t *b)
     int s = me();
     set_state(s, TL_ST_BARRIER, b, NULL, __builtin_return_address(0));
     tl_trace_event('W', "barrier", (uintptr_t)b);
-    int rc = __real_pthread_barrier_wait(b);
+    int rc = tl_sched_active() ? sched_outside(real_barrier_wait, b) : __real_pthread_barrier_wait(b);
     tl_trace_end();
     set_state(s, TL_ST_RUN, NULL, NULL, NULL);
     note_call(s);
@@ -892,34 +1608,65 @@ static long long wake_after(long long ns)
 
 /* The sleeping thread's slot says when it wakes (wake, CLOCK_MONOTONIC ns),
  * so that tl_stuck() can tell a nap from an hour's sleep. */
-#define SLEEP_AROUND(call, wake)                                                 \
+#define SLEEP_AROUND(call, wake, vwake)                                          \
     int s = me();                                                                \
     BUMP(sleeps);                                                                \
+    bool sched = tl_sched_active();                                              \
+    long long vw = sched ? (vwake) : 0;                                          \
     if (s >= 0)                                                                  \
-        atomic_store_explicit(&slots[s].wake_ns, (wake), memory_order_relaxed);  \
+        atomic_store_explicit(&slots[s].wake_ns, sched ? S.base_mono + vw : (wake), \
+                              memory_order_relaxed);                             \
     set_state(s, TL_ST_SLEEP, NULL, NULL, __builtin_return_address(0));             \
     tl_trace_event('W', "sleep", 0);                                             \
-    __typeof__(call) rc = call;                                                  \
+    __typeof__(call) rc = 0;                                                     \
+    if (sched)                                                                   \
+        sched_park(TL_ST_SLEEP, NULL, vw);                                       \
+    else                                                                         \
+        rc = call;                                                               \
     tl_trace_end();                                                              \
     set_state(s, TL_ST_RUN, NULL, NULL, NULL);                                      \
     note_call(s);                                                                \
     return rc
 
+/* When a sleep of ns from now ends in the scheduler's virtual time. */
+static long long sched_after(long long ns)
+{
+    __real_pthread_mutex_lock(&S.mu);
+    long long v = S.vt + (ns > 0 ? ns : 0);
+    __real_pthread_mutex_unlock(&S.mu);
+    return v;
+}
+
+/* When an absolute sleep until abs on clk ends, in virtual time. */
+static long long sched_abs(clockid_t clk, const struct timespec *abs)
+{
+    __real_pthread_mutex_lock(&S.mu);
+    long long v = ts_ns(abs) - (clk == CLOCK_REALTIME ? S.base_real : S.base_mono);
+    __real_pthread_mutex_unlock(&S.mu);
+    return v > 0 ? v : 0;
+}
+
 unsigned int __wrap_sleep(unsigned int sec)
 {
-    SLEEP_AROUND(__real_sleep(sec), wake_after((long long)sec * 1000000000LL));
+    SLEEP_AROUND(__real_sleep(sec), wake_after((long long)sec * 1000000000LL),
+                 sched_after((long long)sec * 1000000000LL));
 }
-int __wrap_usleep(useconds_t us) { SLEEP_AROUND(__real_usleep(us), wake_after((long long)us * 1000)); }
+int __wrap_usleep(useconds_t us)
+{
+    SLEEP_AROUND(__real_usleep(us), wake_after((long long)us * 1000), sched_after((long long)us * 1000));
+}
 int __wrap_nanosleep(const struct timespec *req, struct timespec *rem)
 {
-    SLEEP_AROUND(__real_nanosleep(req, rem), wake_after(ts_ns(req)));
+    SLEEP_AROUND(__real_nanosleep(req, rem), wake_after(ts_ns(req)), sched_after(ts_ns(req)));
 }
 int __wrap_clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
                            struct timespec *rem)
 {
     SLEEP_AROUND(__real_clock_nanosleep(clk, flags, req, rem),
-                 req == NULL ? mono_ns() : (flags & TIMER_ABSTIME) ? wake_at(clk, req) : wake_after(ts_ns(req)));
+                 req == NULL ? mono_ns() : (flags & TIMER_ABSTIME) ? wake_at(clk, req) : wake_after(ts_ns(req)),
+                 req == NULL ? sched_after(0) : (flags & TIMER_ABSTIME) ? sched_abs(clk, req) : sched_after(ts_ns(req)));
 }
+
 
 /* ---------------------------------------------------------------- yields */
 
@@ -929,7 +1676,81 @@ int __wrap_sched_yield(void)
     BUMP(yields);
     note_call(s);
     NOTE(s, n_yields);
+    if (tl_sched_active()) {
+        sched_nap(SCHED_YIELD_NS);
+        return 0;
+    }
     return __real_sched_yield();
+}
+
+/* ------------------------------------- time, and the waits tests make
+ * Passed through untouched outside the sched pass: tests poll and wait on
+ * semaphores precisely because these calls count nothing. Under the
+ * scheduler, time is virtual and a wait must hand the baton on. */
+
+int __wrap_clock_gettime(clockid_t clk, struct timespec *t)
+{
+    if (t == NULL || !tl_sched_active() ||
+        (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME_COARSE &&
+         clk != CLOCK_MONOTONIC_COARSE && clk != CLOCK_MONOTONIC_RAW && clk != CLOCK_BOOTTIME))
+        return __real_clock_gettime(clk, t);
+    long long v = sched_now(clk, true);
+    t->tv_sec = (time_t)(v / 1000000000LL);
+    t->tv_nsec = (long)(v % 1000000000LL);
+    return 0;
+}
+
+int __wrap_poll(struct pollfd *fds, nfds_t n, int ms)
+{
+    if (n != 0 || !tl_sched_active())
+        return __real_poll(fds, n, ms);
+    if (ms < 0)
+        sched_park(SWHY_NAP, NULL, -1);
+    else
+        sched_nap((long long)ms * 1000000LL);
+    return 0;
+}
+
+int __wrap_sem_wait(sem_t *sem)
+{
+    if (!tl_sched_active())
+        return __real_sem_wait(sem);
+    sched_point();
+    while (sem_trywait(sem) != 0) {
+        if (errno != EAGAIN)
+            return -1;
+        sched_park(SWHY_SEM, sem, -1);
+    }
+    return 0;
+}
+
+int __wrap_sem_timedwait(sem_t *sem, const struct timespec *abs)
+{
+    if (!tl_sched_active())
+        return __real_sem_timedwait(sem, abs);
+    sched_point();
+    for (;;) {
+        if (sem_trywait(sem) == 0)
+            return 0;
+        if (errno != EAGAIN)
+            return -1;
+        if (abs == NULL || abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000L) {
+            errno = EINVAL;
+            return -1;
+        }
+        if (sched_park(SWHY_SEM, sem, sched_abs(CLOCK_REALTIME, abs)) == SW_TIMEOUT && sem_trywait(sem) != 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+    }
+}
+
+int __wrap_sem_post(sem_t *sem)
+{
+    int rc = __real_sem_post(sem);
+    if (rc == 0 && tl_sched_active())
+        sched_wake_point(sem, SWHY_SEM, SWHY_SEM, true);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ heap
@@ -1087,6 +1908,12 @@ bool tl_stuck(struct tl_stuck *st, double window_s, double until, bool but_me)
 {
     double now = (double)mono_ns() / 1e9;
     long long horizon = until > 0 ? (long long)(until * 1e9) : 0;
+    /* Under the scheduler the caller is the only thread running: what the
+     * table shows is exact, and no window is needed. (Deadlines are virtual
+     * there, as `until` is.) */
+    if (tl_sched_active())
+        return !atomic_load_explicit(&untracked_seen, memory_order_relaxed) &&
+               all_blocked_for_good(but_me ? my_slot : -1, horizon);
     /* Read the count first: a change after it makes the next look differ. */
     unsigned long p = atomic_load_explicit(&state_changes, memory_order_acquire);
     if (atomic_load_explicit(&untracked_seen, memory_order_relaxed) ||
@@ -1125,7 +1952,7 @@ static long long thread_cpu_ns(int tid)
         return -1;
     clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 4u | 2u);
     struct timespec ts;
-    if (clock_gettime(clk, &ts) != 0)
+    if (__real_clock_gettime(clk, &ts) != 0)
         return -1;
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
@@ -1338,6 +2165,13 @@ int tl_watchdog_arm(double seconds, int fd, const char *tag, int code)
     w->fd = fd;
     w->code = code;
     snprintf(w->tag, sizeof w->tag, "%s", tag);
+    /* The scheduler's verdicts go where this watchdog would write (tags are
+     * set before any thread of the test runs: no reader yet). */
+    atomic_store(&W.armed, 0);
+    snprintf(W.tag, sizeof W.tag, "%s", tag);
+    atomic_store(&W.fd, fd);
+    atomic_store(&W.code, code);
+    atomic_store(&W.armed, 1);
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);

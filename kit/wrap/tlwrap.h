@@ -184,4 +184,11 @@ void tl_activity_begin(void);
 /* End the window begun last (from any thread) and report it. Never blocks. */
 struct tl_activity tl_activity_end(void);
 
+/* ------------------------------------------------------------ the scheduler
+ * Whether this process runs under the seeded scheduler of the sched pass
+ * (TL_SCHED_SEED set, not 0): one thread at a time, virtual time (see the
+ * scheduler's DESIGN in tlwrap.c). Tests that wait by spinning on the real
+ * sched_yield ask it, and nap in poll() instead, which hands the baton on. */
+bool tl_sched_active(void);
+
 #endif /* TL_WRAP_H */

@@ -195,7 +195,9 @@ static enum tl_class table_class(struct table *tb)
 {
     enum tl_class c = TL_NONE;
     for (int i = 0; i < tb->n; i++) {
-        if (tb->t[i].st == TL_ST_RUN)
+        if (tb->t[i].st == TL_ST_SPIN)
+            c = cls_worst(c, TL_BUSY_WAIT);
+        if (tb->t[i].st == TL_ST_RUN || tb->t[i].st == TL_ST_SPIN)
             continue;
         int r = hang_root(tb, i);
         if (r < 0)
@@ -237,6 +239,9 @@ static void thread_doing(const struct table *tb, int i, unsigned long *seen, int
         textf(what, n, "sleeps");
     } else if (t->st == TL_ST_RUN) {
         textf(what, n, "is running (a loop that never ends?)");
+    } else if (t->st == TL_ST_SPIN) {
+        textf(what, n, "spins: it ran on without one pthread call while the others waited for "
+                       "it to let them run (busy waiting)");
     } else {
         textf(what, n, "waits (%s)", t->state);
     }
