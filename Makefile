@@ -18,7 +18,7 @@ FORMATS ?=
 N ?= 3
 BUG ?=
 LEVEL ?=
-export CHAOS_SEED TL_INPUT_SEED JOBS
+export CHAOS_SEED SCHED_SEED TL_INPUT_SEED JOBS
 
 .PHONY: all help deps tools grader-tools programs exercises timelines progress grade run timeline diagrams \
         test soak classroom watch book bench clean hint bug compile_commands.json

@@ -20,7 +20,8 @@
 #   -f LIST  extra outputs, comma-separated: tap,junit,autolab,classroom
 #   -P LIST  run only these passes (e.g. "func tsan" for a quick progress check)
 #   -b       brief: the table and one line of advice per exercise
-# Environment: CHAOS_SEED (fixed chaos seed), TL_INPUT_SEED (fixed test inputs),
+# Environment: CHAOS_SEED (fixed chaos seed), SCHED_SEED (fixed schedule of the
+# sched pass), TL_INPUT_SEED (fixed test inputs),
 # JOBS (parallel exercises, default nproc), TL_QUIET=1 (no table on stdout),
 # TL_SUMMARY=FILE (one line per exercise, for the self-test and soak).
 #
@@ -200,7 +201,9 @@ build_variant() {
 run_passes() {
     seed=${CHAOS_SEED:-$(rand_u31)}
     iseed=${TL_INPUT_SEED:-$(rand_u31)}
+    sseed=${SCHED_SEED:-$(rand_u31)}
     echo "chaos_seed=$seed" >>"$B/meta"
+    echo "sched_seed=$sseed" >>"$B/meta"
     echo "input_seed=$iseed" >>"$B/meta"
     k=0
     for _t in $(test_files "$ch" "$ex"); do
@@ -217,9 +220,9 @@ run_pass() {
     v=$(variant_of "$p")
     R=$B/run/$k.$p
     mkdir -p "$R/scratch"
-    # The chaos and pinned passes rerun the functional binary: after it hung,
+    # The chaos, pinned and sched passes rerun the functional binary: after it hung,
     # they would only hang again, a whole timeout each.
-    if { [ "$p" = chaos ] || [ "$p" = pinned ]; } && grep -q "^HUNG " "$B/run/$k.func/secret" 2>/dev/null; then
+    if { [ "$p" = chaos ] || [ "$p" = pinned ] || [ "$p" = sched ]; } && grep -q "^HUNG " "$B/run/$k.func/secret" 2>/dev/null; then
         echo "not run: the functional pass already hung" >"$R/skipped"
         return
     fi
@@ -227,12 +230,13 @@ run_pass() {
     nonce=$(rand_hex)
     : >"$R/secret"
     chmod 600 "$R/secret"
-    mult=1 san=0 pre="" cs=0
+    mult=1 san=0 pre="" cs=0 ss=0
     case $p in
         tsan) mult=3 san=1 ;;
         asan) mult=2 san=1 ;;
         pinned) pre="taskset -c 0" ;;
         chaos) cs=$seed mult=2 ;; # the injected sleeps slow every test down
+        sched) ss=$sseed mult=2 ;; # one thread at a time: a switch costs a wake-up
     esac
     # Every timeout (Check's, the watchdog's, the tests' bounded waits, the grace
     # for stray processes) scales with CK_TIMEOUT_MULTIPLIER: the pass's own
@@ -258,7 +262,7 @@ run_pass() {
         env -i PATH="$PATH" HOME="$R/scratch" TMPDIR="$R/scratch" LANG=C \
             TL_GRADER="3:$nonce" TL_INPUT_SEED="$iseed" TL_TIMEOUT="$TEST_TIMEOUT" \
             CK_TIMEOUT_MULTIPLIER="$mult" CK_DEFAULT_TIMEOUT="$TEST_TIMEOUT" \
-            CHAOS_SEED="$cs" \
+            CHAOS_SEED="$cs" TL_SCHED_SEED="$ss" \
             TSAN_OPTIONS="halt_on_error=1 exitcode=$(tl_exit_code TSAN) second_deadlock_stack=1 report_thread_leaks=1 atexit_sleep_ms=0 log_path=$R/scratch/tsan" \
             ASAN_OPTIONS="detect_leaks=1 exitcode=$(tl_exit_code ASAN) log_path=$R/scratch/asan" \
             LSAN_OPTIONS="exitcode=$(tl_exit_code ASAN)" UBSAN_OPTIONS="halt_on_error=1 exitcode=$(tl_exit_code UBSAN) print_stacktrace=1 log_path=$R/scratch/ubsan" \

@@ -1,5 +1,5 @@
 title="Dynamic scheduling: rows from an atomic counter"
 points=15
-passes="func chaos pinned tsan"
+passes="func chaos sched pinned tsan"
 book="2.5 Dynamic scheduling: one row at a time"
 deps=""

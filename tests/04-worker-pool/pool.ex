@@ -1,5 +1,5 @@
 title="A worker pool: submit, wait, destroy, cancel"
 points=15
-passes="func chaos pinned tsan asan"
+passes="func chaos sched pinned tsan asan"
 book="4.3 The pool"
 deps=""

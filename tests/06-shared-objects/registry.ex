@@ -1,5 +1,5 @@
 title="A registry with many readers and rare writers"
 points=15
-passes="func chaos pinned tsan"
+passes="func chaos sched pinned tsan"
 book="6.3 Many readers, one writer"
 deps=""

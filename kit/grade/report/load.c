@@ -53,6 +53,7 @@ static void load_meta(struct ex *e, const char *dir)
     kv(m, "missing", e->missing, sizeof e->missing);
     kv(m, "chaos_seed", e->seed, sizeof e->seed);
     kv(m, "input_seed", e->iseed, sizeof e->iseed);
+    kv(m, "sched_seed", e->sseed, sizeof e->sseed);
     kv(m, "untouched", buf, sizeof buf);
     e->untouched = buf[0] == '1';
     kv(m, "points", buf, sizeof buf);

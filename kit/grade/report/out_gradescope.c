@@ -71,9 +71,9 @@ void write_gradescope(const struct report *r)
         sb_printf(&o, ".\n");
     for (int i = 0; i < r->nex; i++)
         if (r->ex[i].seed[0])
-            sb_printf(&o, "%s/%s: %.2f / %g, seeds CHAOS_SEED=%s TL_INPUT_SEED=%s\n", r->ex[i].ch,
+            sb_printf(&o, "%s/%s: %.2f / %g, seeds CHAOS_SEED=%s SCHED_SEED=%s TL_INPUT_SEED=%s\n", r->ex[i].ch,
                       r->ex[i].ex, r->tampered ? 0.0 : r->ex[i].score, r->ex[i].qmax / 4.0,
-                      r->ex[i].seed, r->ex[i].iseed);
+                      r->ex[i].seed, r->ex[i].sseed, r->ex[i].iseed);
     if (r->protections[0])
         sb_printf(&o, "Protections in force: %s.\n", r->protections);
     if (r->tampered)

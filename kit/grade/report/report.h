@@ -97,7 +97,7 @@ struct pres {
 /* One exercise: what meta says, and the verdicts. */
 struct ex {
     char ch[64], ex[64], title[160], book[160], hints[200], passes[128], compile[16];
-    char seed[32], iseed[32], protections[300], missing[200];
+    char seed[32], sseed[32], iseed[32], protections[300], missing[200];
     char dir[4400];      /* WORK/<chapter>/<exercise>/ */
     double points, score;  /* score = q / 4 */
     int q, qmax;           /* the score and the points in quarter points (score.c) */

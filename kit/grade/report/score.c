@@ -28,6 +28,8 @@ static const char *pass_title(const char *pass, char *buf, size_t n)
 {
     if (strcmp(pass, "chaos") == 0)
         textf(buf, n, "all tests with random yields");
+    else if (strcmp(pass, "sched") == 0)
+        textf(buf, n, "all tests one thread at a time, under a seeded scheduler (exact replay)");
     else if (strcmp(pass, "pinned") == 0)
         textf(buf, n, "all tests pinned to one CPU");
     else if (strcmp(pass, "tsan") == 0)
@@ -87,6 +89,10 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
     en->ok = p->ok;
     if (strcmp(p->pass, "chaos") == 0 && e->seed[0])
         sb_printf(&en->out, "%s with CHAOS_SEED=%s.\n", p->ok ? "Passed" : "Failed", e->seed);
+    if (strcmp(p->pass, "sched") == 0 && e->sseed[0])
+        sb_printf(&en->out, "%s with SCHED_SEED=%s (%s).\n", p->ok ? "Passed" : "Failed", e->sseed,
+                  strtoull(e->sseed, NULL, 10) % 2 ? "PCT: random priorities, 2 change points"
+                                                   : "random walk");
     en->cls = p->ok ? TL_NONE : p->cls;
     const char *book = NULL;
     for (int i = 0; i < p->nt; i++) {
@@ -105,6 +111,11 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
                             "so code that relies on a fence is reported as racy even when it "
                             "is correct. Put the ordering on the atomic operation itself "
                             "(e.g. memory_order_acq_rel on the decrement) instead.\n");
+    if (strcmp(p->pass, "sched") == 0 && !p->ok && !p->skipped)
+        sb_printf(&en->out, "The same seed replays the same interleaving of pthread calls, and the same "
+                            "failure:\n  make grade EX=%s/%s SCHED_SEED=%s TL_INPUT_SEED=%s\n"
+                            "Draw it: make timeline EX=%s/%s SCHED_SEED=%s TL_INPUT_SEED=%s\n",
+                  e->ch, e->ex, e->sseed, e->iseed, e->ch, e->ex, e->sseed, e->iseed);
     if (strcmp(p->pass, "chaos") == 0 && !p->ok && !p->skipped)
         sb_printf(&en->out, "Replay these yields with: make grade EX=%s/%s CHAOS_SEED=%s\n",
                   e->ch, e->ex, e->seed);
