@@ -236,7 +236,7 @@ run_pass() {
         asan) mult=2 san=1 ;;
         pinned) pre="taskset -c 0" ;;
         chaos) cs=$seed mult=2 ;; # the injected sleeps slow every test down
-        sched) ss=$sseed mult=2 ;; # one thread at a time: a switch costs a wake-up
+        sched) ss=$sseed mult=8 ;; # the schedule's virtual clock stops a test at 2x; the real watchdog is a backstop
     esac
     # Every timeout (Check's, the watchdog's, the tests' bounded waits, the grace
     # for stray processes) scales with CK_TIMEOUT_MULTIPLIER: the pass's own

@@ -505,6 +505,9 @@ static long long ts_ns(const struct timespec *t);
 #define SCHED_SPURIOUS_ONE_IN 32         /* decisions per spurious wake-up, when enabled */
 #define SCHED_STEP_NS 1000               /* virtual time a step takes (a clock read too) */
 #define SCHED_YIELD_NS 20000             /* virtual time a sched_yield gives away */
+#define SCHED_TEST_STEPS 1500000UL       /* steps a test may take (the solutions' most: ~250k) */
+#define SCHED_BACKSTOP 4                 /* the real watchdog fires at this many times the virtual
+                                            limit (the sched pass's timeout multiplier is 4 x 2) */
 
 enum { SW_NONE, SW_WOKEN, SW_TIMEOUT, SW_SPURIOUS };        /* why a park ended */
 enum { SK_FREE, SK_RUN, SK_PARKED, SK_OUTSIDE, SK_DONE };   /* a thread's place in the schedule */
@@ -554,6 +557,8 @@ static pthread_once_t sched_once = PTHREAD_ONCE_INIT;
 static struct {
     atomic_int armed, fd, code;
     char tag[64];
+    long long budget_vt;         /* sched: the test's time limit, in virtual ns (S.mu) */
+    unsigned long budget_steps;  /* and in steps */
 } W;
 
 static long long real_ns(clockid_t clk)
@@ -583,6 +588,12 @@ static void sched_after_fork(void)
     my_sid = -1;
 }
 
+static void sched_stats(void)
+{
+    if (getenv("TL_SCHED_STATS") != NULL)
+        fprintf(stderr, "SCHEDSTATS pid %d steps %lu vt_ms %lld\n", (int)getpid(), S.steps, S.vt / 1000000);
+}
+
 static void sched_init(void)
 {
     const char *e = getenv("TL_SCHED_SEED");
@@ -601,6 +612,7 @@ static void sched_init(void)
     S.base_real = real_ns(CLOCK_REALTIME);
     S.base_mono = real_ns(CLOCK_MONOTONIC);
     pthread_atfork(NULL, NULL, sched_after_fork);
+    atexit(sched_stats);
     atomic_store(&sched_state, 2);
 }
 
@@ -740,6 +752,13 @@ static int sched_pick(int me)
 {
     S.steps++;
     S.vt += SCHED_STEP_NS;
+    /* The test's time limit, counted in the schedule's own time: a test that
+     * loops for ever (a livelock, a wait that never ends) is stopped at the
+     * same step on every run, whatever the machine's load. */
+    if (W.budget_steps != 0 && (S.steps > W.budget_steps || S.vt > W.budget_vt))
+        sched_stuck(S.steps > W.budget_steps
+                        ? "stopped the test after its budget of steps: it never finished"
+                        : "stopped the test at its time limit, in virtual time: it never finished");
     sched_expire(); /* time passes with the steps, busy or not */
     for (int i = 0; i < PCT_DEPTH - 1; i++)
         if (S.pct && S.steps == S.change[i] && me >= 0 && SC[me].st == SK_RUN)
@@ -904,6 +923,8 @@ static int sched_take(int s, int state, void *obj, void *where, int (*try)(void 
             BUMP(mutex_contended);
         set_state(s, state, obj, NULL, where);
         sched_park(state, obj, -1);
+        /* Woken: runnable again (a wait-for table shows it running, not waiting). */
+        set_state(s, TL_ST_RUN, NULL, NULL, NULL);
     }
     return rc;
 }
@@ -2171,6 +2192,14 @@ int tl_watchdog_arm(double seconds, int fd, const char *tag, int code)
     snprintf(W.tag, sizeof W.tag, "%s", tag);
     atomic_store(&W.fd, fd);
     atomic_store(&W.code, code);
+    if (tl_sched_active()) {
+        /* The schedule's own time decides (see sched_pick); the real watchdog
+         * stays as the backstop for what the schedule cannot see. */
+        __real_pthread_mutex_lock(&S.mu);
+        W.budget_vt = S.vt + (long long)(seconds / SCHED_BACKSTOP * 1e9);
+        W.budget_steps = S.steps + SCHED_TEST_STEPS;
+        __real_pthread_mutex_unlock(&S.mu);
+    }
     atomic_store(&W.armed, 1);
     pthread_attr_t a;
     pthread_attr_init(&a);
