@@ -219,6 +219,7 @@ static void tl__test_begin(const char *name, int iter)
     snprintf(line, sizeof line, "%s %s %s %d %ld\n", tl_tag_name[TL_TAG_BEGIN], tl__nonce, name, iter, (long)getpid());
     tl__write_line(line);
     tl_counts_reset();
+    tl_sched_begin(name);
     double at = tl__watchdog_at(tl__timeout_named(name));
     char tag[96];
     snprintf(tag, sizeof tag, "%s", tl__fd >= 0 ? tl__nonce : "local");

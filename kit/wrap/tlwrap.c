@@ -538,6 +538,7 @@ static struct {
     long long vt;                /* virtual ns since the schedule began */
     long long base_real, base_mono;
     unsigned long steps;         /* decisions made */
+    uint64_t trail;              /* a hash of every decision: same seed, same trail */
     unsigned long change[PCT_DEPTH];
     int low;                     /* the next lowest priority to hand out */
     int high;                    /* the last highest one handed out (a starved thread's) */
@@ -591,7 +592,8 @@ static void sched_after_fork(void)
 static void sched_stats(void)
 {
     if (getenv("TL_SCHED_STATS") != NULL)
-        fprintf(stderr, "SCHEDSTATS pid %d steps %lu vt_ms %lld\n", (int)getpid(), S.steps, S.vt / 1000000);
+        fprintf(stderr, "threadlab: schedule of pid %d: %lu steps, %lld virtual ms, trail %016llx\n",
+                (int)getpid(), S.steps, S.vt / 1000000, (unsigned long long)S.trail);
 }
 
 static void sched_init(void)
@@ -614,6 +616,28 @@ static void sched_init(void)
     pthread_atfork(NULL, NULL, sched_after_fork);
     atexit(sched_stats);
     atomic_store(&sched_state, 2);
+}
+
+/* A test begins: its schedule is a function of the seed and the test's name
+ * alone, the same whether it runs alone or after others. */
+void tl_sched_begin(const char *test)
+{
+    if (!tl_sched_active())
+        return;
+    __real_pthread_mutex_lock(&S.mu);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *c = test; *c != '\0'; c++)
+        h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+    S.rng = (S.seed * 0x9E3779B97F4A7C15ull) ^ h;
+    if (S.rng == 0)
+        S.rng = 1;
+    for (int i = 0; i < PCT_DEPTH - 1; i++)
+        S.change[i] = S.steps + 1 + sched_rand() % PCT_HORIZON;
+    for (int i = 0; i < S.n; i++)
+        if (SC[i].st != SK_FREE)
+            SC[i].prio = (int)(sched_rand() % 1000000) + PCT_DEPTH;
+    S.trail = 0;
+    __real_pthread_mutex_unlock(&S.mu);
 }
 
 bool tl_sched_active(void)
@@ -805,6 +829,7 @@ static int sched_pick(int me)
                     SC[next].prio = ++S.high;
             }
             SC[next].ready = S.steps;
+            S.trail = (S.trail ^ (uint64_t)(next + 1)) * 0x100000001b3ull;
             return next;
         }
         long long soonest = -1;
@@ -981,11 +1006,35 @@ static void sched_exit(void)
 }
 
 
-/* Virtual now on clock clk, in ns of that clock; moves 1 us per read. */
+/* True when the caller holds the baton and every other thread of the
+ * schedule is parked for good: with no deadline, or one after horizon (ns on
+ * the virtual monotonic clock; 0: none). The scheduler's own view, exact
+ * (a woken thread that has not run yet still shows its wait in the slots);
+ * a thread outside the schedule (the watchdog) cannot know: false. */
+static bool sched_others_parked(long long horizon)
+{
+    __real_pthread_mutex_lock(&S.mu);
+    bool all = my_sid >= 0 && S.cur == my_sid && S.outside == 0;
+    for (int i = 0; all && i < S.n; i++) {
+        if (i == my_sid)
+            continue;
+        if (SC[i].st == SK_RUN || SC[i].st == SK_OUTSIDE)
+            all = false;
+        else if (SC[i].st == SK_PARKED && SC[i].wake >= 0 &&
+                 (horizon == 0 || SC[i].wake <= horizon - S.base_mono))
+            all = false;
+    }
+    __real_pthread_mutex_unlock(&S.mu);
+    return all;
+}
+
+/* Virtual now on clock clk, in ns of that clock; moves 1 us per read by the
+ * baton holder (a thread outside the schedule reads without moving it: the
+ * schedule stays a function of the seed). */
 static long long sched_now(clockid_t clk, bool tick)
 {
     __real_pthread_mutex_lock(&S.mu);
-    if (tick)
+    if (tick && my_sid >= 0 && S.cur == my_sid)
         S.vt += SCHED_STEP_NS;
     long long v = S.vt;
     __real_pthread_mutex_unlock(&S.mu);
@@ -1933,8 +1982,8 @@ bool tl_stuck(struct tl_stuck *st, double window_s, double until, bool but_me)
      * table shows is exact, and no window is needed. (Deadlines are virtual
      * there, as `until` is.) */
     if (tl_sched_active())
-        return !atomic_load_explicit(&untracked_seen, memory_order_relaxed) &&
-               all_blocked_for_good(but_me ? my_slot : -1, horizon);
+        return !atomic_load_explicit(&untracked_seen, memory_order_relaxed) && but_me &&
+               sched_others_parked(horizon);
     /* Read the count first: a change after it makes the next look differ. */
     unsigned long p = atomic_load_explicit(&state_changes, memory_order_acquire);
     if (atomic_load_explicit(&untracked_seen, memory_order_relaxed) ||

@@ -190,5 +190,8 @@ struct tl_activity tl_activity_end(void);
  * scheduler's DESIGN in tlwrap.c). Tests that wait by spinning on the real
  * sched_yield ask it, and nap in poll() instead, which hands the baton on. */
 bool tl_sched_active(void);
+/* A test begins (its name): under the scheduler its schedule depends on the
+ * seed and this name only, so one test replays alone as it ran among others. */
+void tl_sched_begin(const char *test);
 
 #endif /* TL_WRAP_H */
