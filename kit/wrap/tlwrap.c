@@ -502,7 +502,6 @@ static long long ts_ns(const struct timespec *t);
 #define PCT_HORIZON 2000                 /* k: the steps change points are drawn from */
 #define SCHED_SLICE_NS 500000000LL       /* CPU a holder may use without a step before it is busy-waiting */
 #define SCHED_FAIR_STEPS 5000            /* steps a runnable thread may wait before it runs */
-#define SCHED_SPURIOUS_ONE_IN 32         /* decisions per spurious wake-up, when enabled */
 #define SCHED_STEP_NS 1000               /* virtual time a step takes (a clock read too) */
 #define SCHED_YIELD_NS 20000             /* virtual time a sched_yield gives away */
 #define SCHED_TEST_STEPS 1500000UL       /* steps a test may take (the solutions' most: ~250k) */
@@ -787,18 +786,6 @@ static int sched_pick(int me)
     for (int i = 0; i < PCT_DEPTH - 1; i++)
         if (S.pct && S.steps == S.change[i] && me >= 0 && SC[me].st == SK_RUN)
             SC[me].prio = S.low--;
-    int spurious = atomic_load_explicit(&spurious_permille, memory_order_relaxed);
-    if (spurious != 0 && sched_rand() % SCHED_SPURIOUS_ONE_IN == 0) {
-        int n = 0;
-        for (int i = 0; i < S.n; i++)
-            n += SC[i].st == SK_PARKED && (SC[i].why == TL_ST_COND || SC[i].why == TL_ST_TIMED);
-        if (n > 0) {
-            int k = (int)(sched_rand() % (uint64_t)n);
-            for (int i = 0; i < S.n; i++)
-                if (SC[i].st == SK_PARKED && (SC[i].why == TL_ST_COND || SC[i].why == TL_ST_TIMED) && k-- == 0)
-                    unpark(i, SW_SPURIOUS);
-        }
-    }
     for (;;) {
         int runnable[SCHED_MAX], nr = 0, best = -1;
         for (int i = 0; i < S.n; i++)
@@ -1470,7 +1457,19 @@ static int sched_cond_wait(int s, pthread_cond_t *c, pthread_mutex_t *m, int tim
     tl_trace_event('W', timed ? "timedwait" : "wait", (uintptr_t)c);
     __real_pthread_mutex_lock(&S.mu);
     sched_wake(m, TL_ST_LOCK, TL_ST_LOCK, true); /* the unlock above */
-    int w = park_locked(timed ? TL_ST_TIMED : TL_ST_COND, c, wake);
+    /* A spurious wake-up is decided as the wait begins, as in the other
+     * passes: the wait returns after the others had a turn, without parking.
+     * (Waking a parked waiter later would rescue a lost wake-up and hide it.) */
+    int p = atomic_load_explicit(&spurious_permille, memory_order_relaxed), w;
+    if (p < 0)
+        p = TL_SPURIOUS_CHAOS;
+    int me = sched_me();
+    if (p > 0 && me >= 0 && (int)(sched_rand() % 1000) < p) {
+        sched_switch(me, sched_pick(me));
+        w = SW_SPURIOUS;
+    } else {
+        w = park_locked(timed ? TL_ST_TIMED : TL_ST_COND, c, wake);
+    }
     __real_pthread_mutex_unlock(&S.mu);
     tl_trace_end();
     rc = sched_take(s, TL_ST_LOCK, m, where, try_mutex);

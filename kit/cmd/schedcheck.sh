@@ -1,0 +1,141 @@
+#!/bin/sh
+# schedcheck.sh - how strong, how exact and how fair the sched pass is, measured
+# on the kit's own known-buggy variants and reference solutions.
+#
+# DESIGN: the sched pass promises three things (book 0.4 "Exact replay"): a
+# failing seed fails again, the same way, every time; it finds the bugs whose
+# class is about schedules (hang, lost-wakeup, deadlock, wrong-result) in a few
+# seeds, at least as often per run as the chaos pass; and it never fails a
+# correct solution. Each is measured here by running the test binaries the
+# grader builds (grade.sh -P build -k), with the pass's own environment, seed
+# after seed: no timing decides anything, only exit statuses and the schedule's
+# trail (a hash of every decision, printed under TL_SCHED_STATS=1).
+#
+# usage: schedcheck.sh [-n SEEDS] [-r REPLAYS] [-e CH] OUT
+#   -n SEEDS    seeds tried per variant, for each pass (default 4)
+#   -r REPLAYS  reruns of the first failing seed (default 20)
+#   -e CH       only this chapter (NN or its name)
+# Writes OUT/strength.tsv and prints the table; exits 1 when a replay differs,
+# when the sched pass finds a variant less often than chaos, or when a
+# variant of a schedule class is never found by either.
+set -u
+KIT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$KIT/kit/cmd/common.sh"
+cd "$KIT" || exit 1
+
+# One run of every test binary of work folder $1 under pass $2 (sched|chaos)
+# with seed $3; prints "fail" or "pass", then the schedule's trails and the
+# tests' verdict lines (pids and addresses taken out), for comparing replays.
+run_once() {
+    w=$1 pass=$2 seed=$3 st=pass
+    for bin in "$w"/obj/func/test*; do
+        case $bin in *.o) continue ;; esac
+        [ -x "$bin" ] || continue
+        case $pass in
+            sched) e="TL_SCHED_SEED=$seed CK_TIMEOUT_MULTIPLIER=8" ;;
+            *) e="CHAOS_SEED=$seed CK_TIMEOUT_MULTIPLIER=2" ;;
+        esac
+        # shellcheck disable=SC2086 # $e: the pass's variables, split on purpose
+        if env -i PATH="$PATH" LANG=C TL_INPUT_SEED=1 TL_TIMEOUT=4 CK_DEFAULT_TIMEOUT=4 \
+            TL_SCHED_STATS=1 $e "$bin" >"$w/run.log" 2>&1; then :; else st=fail; fi
+        sed -e 's/pid [0-9]*//' -e 's/0x[0-9a-f]*/ADDR/g' -e 's/^HANG [^ ]* T \([0-9]*\) \([a-z]*\) .*/T \1 \2/' \
+            -e '/^HANG .* M /d' "$w/run.log" | grep -E '^(threadlab: schedule|T [0-9]|.*: (Assertion|Early exit|Received)|.*passed)' 
+    done >"$w/trail"
+    echo "$st"
+}
+
+# Measures one variant; writes OUT/v/<id>.row.
+measure() {
+    id=$1 ch=$2 ex=$3 expect=$4 f=$5
+    d=$OUT/v/$id
+    rm -rf "$d"
+    mkdir -p "$d/sub/$ch"
+    cp solutions/"$ch"/*.c "$d/sub/$ch/"
+    cp "$f" "$d/sub/$ch/$ex.c"
+    w=$(TL_QUIET=1 TMPDIR=$d sh kit/grade/grade.sh -s "$d/sub" -e "$ch/$ex" -P build -k -r "$d/r.json" 2>&1 |
+        sed -n 's/^work folder kept: //p')
+    w=$w/$ch/$ex
+    first=- nsched=0 nchaos=0 ms=-
+    s=1
+    while [ "$s" -le "$SEEDS" ]; do
+        t0=$(now_ms)
+        if [ "$(run_once "$w" sched "$s")" = fail ]; then
+            nsched=$((nsched + 1))
+            if [ "$first" = - ]; then first=$s ms=$(( $(now_ms) - t0 )); cp "$w/trail" "$d/trail.first"; fi
+        fi
+        [ "$(run_once "$w" chaos "$s")" = fail ] && nchaos=$((nchaos + 1))
+        s=$((s + 1))
+    done
+    same=-
+    if [ "$first" != - ]; then
+        same=0 k=0
+        while [ "$k" -lt "$REPLAYS" ]; do
+            [ "$(run_once "$w" sched "$first")" = fail ] && cmp -s "$w/trail" "$d/trail.first" && same=$((same + 1))
+            k=$((k + 1))
+        done
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$expect" "$first" "$nsched" "$nchaos" "$same" "$REPLAYS" "$ms" >"$d.row"
+    rm -rf "$w" "$d/sub"
+}
+
+# A child of the xargs below: measure one variant.
+if [ "${1:-}" = --one ]; then
+    shift
+    measure "$@"
+    exit 0
+fi
+
+SEEDS=4 REPLAYS=20 ONLY=""
+while getopts n:r:e: o; do
+    case $o in
+        n) SEEDS=$OPTARG ;;
+        r) REPLAYS=$OPTARG ;;
+        e) ONLY=$OPTARG ;;
+        *) die "usage: schedcheck.sh [-n SEEDS] [-r REPLAYS] [-e CH] OUT" ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 1 ] || die "usage: schedcheck.sh [-n SEEDS] [-r REPLAYS] [-e CH] OUT"
+OUT=$1
+mkdir -p "$OUT/v"
+OUT=$(cd "$OUT" && pwd)
+
+# ---------------------------------------------------------------- variants
+: >"$OUT/variants.list"
+known_bad "$ONLY" | while read -r id ch ex expect f; do
+    case "|$expect|" in *"|hang|"* | *"|lost-wakeup|"* | *"|deadlock|"* | *"|wrong-result|"*) ;; *) continue ;; esac
+    case "$f" in */hostile/*) continue ;; esac
+    # shellcheck disable=SC1090
+    p=$( . "$(ex_file "$ch" "$ex")"; echo "${passes:-}")
+    case " $p " in *" sched "*) ;; *) continue ;; esac
+    echo "$id $ch $ex $expect $f" >>"$OUT/variants.list"
+done
+
+export KIT OUT SEEDS REPLAYS
+JOBS=1 xargs -P "$(nproc)" -L 1 sh "$KIT/kit/cmd/schedcheck.sh" --one <"$OUT/variants.list"
+
+# ---------------------------------------------------------------- the table
+printf 'variant\tclass\tsched_first_seed\tsched_found\tchaos_found\treplays_same\treplays\tms_to_verdict\n' >"$OUT/strength.tsv"
+cat "$OUT"/v/*.row >>"$OUT/strength.tsv"
+awk -F '\t' -v n="$SEEDS" '
+    NR == 1 { next }
+    {
+        found = $3 == "-" ? "not in " n : "seed " $3
+        printf "  %-52s %-13s %-11s %d/%d   %d/%d   %s   %s\n", $1, $2, found, $4, n, $5, n,
+               $6 == "-" ? "-" : $6 "/" $7, $8 == "-" ? "-" : $8 " ms"
+    }' "$OUT/strength.tsv" >"$OUT/table"
+bad=0
+{
+    echo "  variant                                              class         sched finds  sched  chaos  replays  first verdict"
+    cat "$OUT/table"
+} >"$OUT/table.txt"
+awk -F '\t' 'NR > 1 && $4 < $5 { print "  weaker than chaos: " $1 }
+              NR > 1 && $4 == 0 && $5 == 0 { print "  never found: " $1 }
+              NR > 1 && $6 != "-" && $6 != $7 { print "  replay differs: " $1 " (" $6 "/" $7 ")" }' \
+    "$OUT/strength.tsv" >"$OUT/problems"
+cat "$OUT/table.txt"
+if [ -s "$OUT/problems" ]; then cat "$OUT/problems"; bad=1; fi
+n=$(($(wc -l <"$OUT/strength.tsv") - 1))
+found=$(awk -F '\t' 'NR > 1 && $4 > 0' "$OUT/strength.tsv" | wc -l)
+echo "sched pass: $found of $n schedule-class variants found within $SEEDS seeds; every failing seed replayed $REPLAYS times"
+exit $bad
