@@ -181,6 +181,19 @@ static const char *intern(const char *s, size_t n)
 
 /* Parse an unsigned number in `base` (10 or 16; 16 accepts a 0x prefix) at *p.
  * Returns 1 and advances *p on success, 0 when there are no digits or it overflows. */
+/* 1 for an object name the wrappers left for kit/cmd/chapters.sh to resolve
+ * ("mutex-init@0x1a2b", "data@0x4010") and that it could not: it tells a
+ * reader nothing, so such an object is numbered like an unnamed one. */
+static int is_site_tag(const char *name)
+{
+    const char *at = strstr(name, "@0x");
+    if (at == NULL || strchr(name, ' ') != NULL)
+        return 0;
+    size_t n = (size_t)(at - name);
+    return (n == 4 && strncmp(name, "data", 4) == 0) ||
+           (n > 5 && strncmp(at - 5, "-init", 5) == 0);
+}
+
 static int parse_u64(const char **p, int base, uint64_t *out)
 {
     const char *s = *p;
@@ -415,7 +428,8 @@ static void parse_line(struct trace *t, char *s, long line)
         o.name = intern(p + 1, strlen(p + 1));
         for (size_t i = 0; i < t->nobj; i++)
             if (t->objs[i].addr == o.addr) {
-                t->objs[i].name = o.name;
+                if (!is_site_tag(o.name) || is_site_tag(t->objs[i].name))
+                    t->objs[i].name = o.name; /* a real name beats a tag, whatever the order */
                 return;
             }
         GROW(t->objs, t->nobj, t->cap_obj);
@@ -789,7 +803,7 @@ static void name_objects(struct trace *t)
     struct map names; /* address -> index in t->objs */
     map_init(&names, t->nobj + t->nspan);
     for (size_t i = 0; i < t->nobj; i++)
-        if (t->objs[i].addr != 0)
+        if (t->objs[i].addr != 0 && !is_site_tag(t->objs[i].name))
             map_put(&names, t->objs[i].addr, i);
     size_t *byt = xrealloc(NULL, (t->nspan + 1) * sizeof *byt);
     for (size_t i = 0; i < t->nspan; i++)
