@@ -29,7 +29,10 @@ build_programs() {
             p=$(basename "$f" .c)
             mkdir -p "$B/bin/$ch" "$B/traced/$ch"
             # shellcheck disable=SC3013 # -nt: dash, bash and busybox sh all have it
-            if [ ! "$B/bin/$ch/$p" -nt "$f" ] || [ ! "$B/traced/$ch/$p" -nt "$KIT/kit/wrap/tlwrap.c" ]; then
+            # The traced build also holds the tracer (trace.h) and the wrapped list.
+            t=$B/traced/$ch/$p
+            if [ ! "$B/bin/$ch/$p" -nt "$f" ] || [ ! "$t" -nt "$f" ] || [ ! "$t" -nt "$KIT/kit/wrap/tlwrap.c" ] ||
+                [ ! "$t" -nt "$KIT/kit/trace/trace.h" ] || [ ! "$t" -nt "$KIT/kit/wrap/wrapped.def" ]; then
                 echo "  CC  $f"
                 # shellcheck disable=SC2086
                 $CC $KIT_CFLAGS -O2 -pthread "$f" -o "$B/bin/$ch/$p" -lm &&
