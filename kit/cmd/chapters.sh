@@ -28,9 +28,9 @@ build_programs() {
         for f in $(programs_of "$d"); do
             p=$(basename "$f" .c)
             mkdir -p "$B/bin/$ch" "$B/traced/$ch"
-            # shellcheck disable=SC3013 # -nt: dash, bash and busybox sh all have it
             # The traced build also holds the tracer (trace.h) and the wrapped list.
             t=$B/traced/$ch/$p
+            # shellcheck disable=SC3013 # -nt: dash, bash and busybox sh all have it
             if [ ! "$B/bin/$ch/$p" -nt "$f" ] || [ ! "$t" -nt "$f" ] || [ ! "$t" -nt "$KIT/kit/wrap/tlwrap.c" ] ||
                 [ ! "$t" -nt "$KIT/kit/trace/trace.h" ] || [ ! "$t" -nt "$KIT/kit/wrap/wrapped.def" ]; then
                 echo "  CC  $f"
@@ -93,15 +93,15 @@ name_objs() {
     : >"$map"
     for tag in $(sed -n 's/^obj [^ ]* \([a-z]*-init@0x[0-9a-f]*\)$/\1/p' "$trace" | sort -u); do
         kind=${tag%%-init@*} off=${tag#*@}
-        nm=""
+        found=""
         for loc in $(addr2line -i -e "$bin" "$off" 2>/dev/null | sed 's/ (discriminator [0-9]*)//'); do
             file=${loc%:*} line=${loc##*:}
-            [ -f "$file" ] && [ -n "$line" ] && [ "$line" != "?" ] || continue
+            if [ ! -f "$file" ] || [ -z "$line" ] || [ "$line" = "?" ]; then continue; fi
             arg=$(sed -n "${line}p" "$file" |
                 sed -n "s/.*[a-z_]*${kind}_init *( *&* *\([^,)]*\).*/\1/p" | sed 's/ *$//')
-            [ -n "$arg" ] && nm=$arg
+            [ -n "$arg" ] && found=$arg
         done
-        [ -n "$nm" ] && printf '%s %s\n' "$tag" "$nm" >>"$map"
+        [ -n "$found" ] && printf '%s %s\n' "$tag" "$found" >>"$map"
     done
     if grep -q '^obj [^ ]* data@0x' "$trace"; then
         nm -S --defined-only "$bin" 2>/dev/null | awk 'NF == 4 && $3 ~ /^[bBdD]$/' >"$map.syms"

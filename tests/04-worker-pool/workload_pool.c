@@ -32,7 +32,7 @@ static void work(void *arg)
 {
     struct task *t = arg;
     uint64_t h = 14695981039346656037ull;
-    long n = 20000 + (long)((t - tasks) % 5) * 15000; /* uneven tasks */
+    long n = 60000 + (long)((t - tasks) % 5) * 45000; /* uneven tasks, long enough to read their labels */
     tl_trace_flow_in("run", t->flow);
     tl_trace_begin(t->label);
     for (long i = 0; i < n; i++)
