@@ -1716,6 +1716,18 @@ static void write_json(const struct trace *t, const char *path, const char *titl
             json_span_end(&j, sp, sp->t1, l->id);
         }
     }
+    /* Off the CPU: a counter per thread (% of each stretch spent off the CPU),
+     * not slices, which could break the nesting of the thread's own. */
+    for (size_t i = 0; i < t->noff; i++) {
+        const struct offcpu *o = &t->offs[i];
+        const struct lane *l = &t->lanes[o->lane];
+        const char *name = xsprintf("off CPU %% (%s)", l->name ? l->name : "thread");
+        double pct = o->t1 > o->t0 ? 100.0 * (double)o->off / (double)(o->t1 - o->t0) : 0;
+        json_object_set_new(jev(&j, 'C', o->t0, l->id, "offcpu", name), "args",
+                            json_pack("{s:f}", "off", pct));
+        json_object_set_new(jev(&j, 'C', o->t1, l->id, "offcpu", name), "args",
+                            json_pack("{s:f}", "off", 0.0));
+    }
     json_t *doc = json_pack("{s:o, s:s}", "traceEvents", j.events, "displayTimeUnit", "ns");
     if (doc == NULL || json_dump_file(doc, path, JSON_COMPACT | JSON_ENSURE_ASCII) != 0)
         die("error writing '%s': %s", path, strerror(errno));
