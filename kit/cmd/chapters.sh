@@ -113,8 +113,10 @@ name_objs() {
                     return n }
                 BEGIN { w = hex(want) }
                 { a = hex($1); z = hex($2)
-                  if (w >= a && w < a + z) { print tag, (w == a ? $4 : $4 "+" (w - a)); exit } }' \
-                "$map.syms" >>"$map"
+                  if (w >= a && w < a + z) { print tag, $4, w - a; exit } }' "$map.syms" |
+                while read -r t sym off; do
+                    if [ "$off" = 0 ]; then echo "$t $sym"; else echo "$t $(member_name "$bin" "$sym" "$off")"; fi
+                done >>"$map"
         done
         rm -f "$map.syms"
     fi
@@ -126,6 +128,37 @@ name_objs() {
          $1 == "obj" && ($3 in names) { if (!($2 in own)) print $1, $2, names[$3]; next }
          { print }' "$map" "$trace" "$trace" >"$trace.tmp" && mv "$trace.tmp" "$trace"
     rm -f "$map"
+}
+
+# The name of byte OFF inside the program's global SYM, from its debug info
+# with gdb where installed: locks[2] for an array, holder.m for a struct's
+# member; SYM+OFF when neither tells.
+member_name() {
+    bin=$1 sym=$2 off=$3
+    command -v gdb >/dev/null 2>&1 || { echo "$sym+$off"; return; }
+    type=$(timeout 10 gdb -batch -ex "whatis $sym" "$bin" 2>/dev/null | sed -n 's/^type = //p')
+    case "$type" in
+    *"]")
+        size=$(timeout 10 gdb -batch -ex "print sizeof($sym[0])" "$bin" 2>/dev/null | sed -n 's/^\$[0-9]* = //p')
+        if [ -n "$size" ] && [ "$size" -gt 0 ] && [ $((off % size)) = 0 ]; then
+            echo "$sym[$((off / size))]"
+            return
+        fi ;;
+    *struct*)
+        # ptype /o: "/*  8 |  40 */    pthread_mutex_t m;", members four spaces in
+        # shellcheck disable=SC2016 # awk's own $ fields
+        m=$(timeout 10 gdb -batch -ex "ptype /o $sym" "$bin" 2>/dev/null | awk -v off="$off" '
+            $1 == "/*" && $2 == off && $3 == "|" && $5 == "*/" {
+                s = $0; sub(/^[^*]*\*[^*]*\*\/    /, "", s)
+                if (s ~ /^ /) next                      # a nested member, not this level
+                sub(/;.*/, "", s); sub(/\[.*/, "", s)
+                n = split(s, w, /[ *]+/); print w[n]; exit }')
+        if [ -n "$m" ]; then
+            echo "$sym.$m"
+            return
+        fi ;;
+    esac
+    echo "$sym+$off"
 }
 
 # Draw one trace as OUT/NAME.svg (+ .dot beside it; Chrome JSON in build/traces).
