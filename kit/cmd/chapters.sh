@@ -139,9 +139,9 @@ member_name() {
     type=$(timeout 10 gdb -batch -ex "whatis $sym" "$bin" 2>/dev/null | sed -n 's/^type = //p')
     case "$type" in
     *"]")
-        size=$(timeout 10 gdb -batch -ex "print sizeof($sym[0])" "$bin" 2>/dev/null | sed -n 's/^\$[0-9]* = //p')
+        size=$(timeout 10 gdb -batch -ex "print sizeof(${sym}[0])" "$bin" 2>/dev/null | sed -n 's/^\$[0-9]* = //p')
         if [ -n "$size" ] && [ "$size" -gt 0 ] && [ $((off % size)) = 0 ]; then
-            echo "$sym[$((off / size))]"
+            echo "${sym}[$((off / size))]"
             return
         fi ;;
     *struct*)
