@@ -297,7 +297,7 @@ static struct objent *obj_ent(const void *p)
  * program, which kit/cmd/chapters.sh turns into a source line with addr2line
  * and reads the first argument from), "data@0xOFF" for one that lies in the
  * program's own data (a PTHREAD_MUTEX_INITIALIZER global, named from nm's
- * symbols). Resolving happens at draw time, never in the traced run; with
+ * symbols, and by gdb as holder.m or locks[2] inside one). Resolving happens at draw time, never in the traced run; with
  * tracing off these cost one load and a branch, once per init or object. */
 
 /* 1 when p lies in the program itself (not a shared library), with *off its offset there. */
