@@ -26,9 +26,18 @@
  *     lane <lane> <thread name>
  *     obj <address> <object name>
  *     ev <ns> <lane> <kind> <arg> <name>
+ *     offcpu <lane> <from ns> <to ns> <ns off the CPU>
  * kind is one letter: B begin running span, W begin blocked span, E end the
  * innermost span, I instant, S flow out (arg = flow id), F flow in (arg =
  * flow id), T thread start, X thread exit.
+ *
+ * Each event also samples the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID).
+ * Between two events of a thread that is not inside a blocked span, wall
+ * time minus CPU time is time the thread could have run but did not: it was
+ * waiting for a CPU (or sat in a call nobody traced). Where that is a large
+ * part of the stretch (at least TL_TRACE_OFFCPU_MIN ns and a quarter of it),
+ * the flush writes an 'offcpu' line, so that a timeline can tell waiting for
+ * a lock (a blocked span) from waiting for a CPU.
  */
 #ifndef TL_TRACE_H
 #define TL_TRACE_H
@@ -71,6 +80,8 @@ void tl_trace_flush(void);
 #include <time.h>
 
 #define TL_TRACE_CAP 65536 /* events per thread; later ones are counted, not kept */
+#define TL_TRACE_OFFCPU_MIN 20000 /* ns: shorter stretches off the CPU are not written */
+#define TL_TRACE_DEPTH 64 /* open spans tracked per thread when writing 'offcpu' lines */
 
 /* How the tracer allocates its buffers. A build whose calloc is counted by
  * someone else (kit/trace/trace.c, next to the wrappers) points this at the
@@ -81,6 +92,7 @@ void tl_trace_flush(void);
 
 struct tl_ev {
     uint64_t ns;
+    uint64_t cpu; /* the thread's CPU time at the event, ns */
     uint64_t arg;
     const char *name;
     char kind;
@@ -114,6 +126,15 @@ static uint64_t tl_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The calling thread's CPU time in ns (0 if the clock cannot be read). */
+static uint64_t tl_cpu_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -185,6 +206,7 @@ void tl_trace_event(char kind, const char *what, uint64_t arg)
     }
     struct tl_ev *e = &b->ev[b->n++];
     e->ns = tl_now() - atomic_load_explicit(&tl_t0, memory_order_relaxed);
+    e->cpu = tl_cpu_now();
     e->kind = kind;
     e->name = what != NULL ? what : "";
     e->arg = arg;
@@ -235,6 +257,33 @@ void tl_trace_flow_in(const char *what, uint64_t id)
         tl_trace_event('F', what, id);
 }
 
+/* Write b's 'offcpu' lines: stretches between two of its events, outside
+ * blocked spans, in which the thread was mostly not on a CPU. */
+static void tl_trace_write_offcpu(FILE *f, const struct tl_tbuf *b)
+{
+    char open[TL_TRACE_DEPTH]; /* kinds of the open spans, innermost last */
+    int depth = 0, blocked = 0; /* blocked: open W spans */
+    for (size_t i = 0; i + 1 < b->n; i++) {
+        const struct tl_ev *e = &b->ev[i], *next = &b->ev[i + 1];
+        if (e->kind == 'B' || e->kind == 'W') {
+            if (depth < TL_TRACE_DEPTH)
+                open[depth] = e->kind;
+            depth++;
+            blocked += e->kind == 'W';
+        } else if (e->kind == 'E' && depth > 0) {
+            depth--;
+            if (depth < TL_TRACE_DEPTH && open[depth] == 'W')
+                blocked--;
+        }
+        if (blocked > 0 || e->kind == 'X' || e->cpu == 0 || next->cpu < e->cpu)
+            continue;
+        uint64_t wall = next->ns - e->ns, cpu = next->cpu - e->cpu;
+        if (wall > cpu && wall - cpu >= TL_TRACE_OFFCPU_MIN && 4 * (wall - cpu) >= wall)
+            fprintf(f, "offcpu %d %llu %llu %llu\n", b->lane, (unsigned long long)e->ns,
+                    (unsigned long long)next->ns, (unsigned long long)(wall - cpu));
+    }
+}
+
 void tl_trace_flush(void)
 {
     if (atomic_load_explicit(&tl_state, memory_order_acquire) != 2)
@@ -258,6 +307,7 @@ void tl_trace_flush(void)
             fprintf(f, "ev %llu %d %c %llx %s\n", (unsigned long long)e->ns, b->lane, e->kind,
                     (unsigned long long)e->arg, e->name);
         }
+        tl_trace_write_offcpu(f, b);
         if (b->dropped > 0)
             fprintf(stderr, "trace: lane %d dropped %zu events (buffer full)\n", b->lane,
                     b->dropped);

@@ -261,6 +261,8 @@ struct objent {
 };
 static struct objent objs[NOBJ];
 
+static void trace_static_name(const void *p);
+
 /* Find or insert the entry for address p; NULL when the table is full. */
 static struct objent *obj_ent(const void *p)
 {
@@ -276,6 +278,7 @@ static struct objent *obj_ent(const void *p)
                                                         memory_order_acq_rel,
                                                         memory_order_acquire)) {
                 atomic_store_explicit(&objs[h].owner, -1, memory_order_relaxed);
+                trace_static_name(p); /* once per object, never on a later call */
                 return &objs[h];
             }
             if (expected == key)
@@ -283,6 +286,52 @@ static struct objent *obj_ent(const void *p)
         }
     }
     return NULL;
+}
+
+/* ------------------------------------------- names for the timeline (TL_TRACE only) */
+
+/* The timeline names a lock or condition variable after the learner's own
+ * expression for it (q->lock, p->not_empty, holder.m). The wrappers only
+ * write down where to look, as an 'obj' line per object: "mutex-init@0xOFF"
+ * for an object set up by pthread_mutex_init (OFF: the call's offset in the
+ * program, which kit/cmd/chapters.sh turns into a source line with addr2line
+ * and reads the first argument from), "data@0xOFF" for one that lies in the
+ * program's own data (a PTHREAD_MUTEX_INITIALIZER global, named from nm's
+ * symbols, and by gdb as holder.m or locks[2] inside one). Resolving happens at draw time, never in the traced run; with
+ * tracing off these cost one load and a branch, once per init or object. */
+
+/* 1 when p lies in the program itself (not a shared library), with *off its offset there. */
+static int in_program(const void *p, uintptr_t *off)
+{
+    Dl_info me, it;
+    if (!dladdr((void *)(uintptr_t)in_program, &me) || me.dli_fbase == NULL)
+        return 0;
+    if (!dladdr(p, &it) || it.dli_fbase != me.dli_fbase)
+        return 0;
+    *off = (uintptr_t)p - (uintptr_t)it.dli_fbase;
+    return 1;
+}
+
+/* Name obj after the init call that returns to ret (kind: mutex, cond, rwlock). */
+static void trace_init_name(const void *obj, const char *kind, const void *ret)
+{
+    uintptr_t off;
+    if (!tl_trace_enabled() || !in_program(ret, &off))
+        return;
+    char nm[48];
+    snprintf(nm, sizeof nm, "%s-init@%#lx", kind, (unsigned long)(off - 1)); /* -1: the call */
+    tl_trace_name_object(obj, nm);
+}
+
+/* Name an object first seen by the wrappers after the program symbol it lies in, if any. */
+static void trace_static_name(const void *p)
+{
+    uintptr_t off;
+    if (!tl_trace_enabled() || !in_program(p, &off))
+        return;
+    char nm[48];
+    snprintf(nm, sizeof nm, "data@%#lx", (unsigned long)off);
+    tl_trace_name_object(p, nm);
 }
 
 static void set_owner(const void *m, int s)
@@ -1258,6 +1307,30 @@ int __wrap_pthread_detach(pthread_t t)
 
 /* ---------------------------------------------------------------- mutexes */
 
+int __wrap_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
+{
+    int rc = __real_pthread_mutex_init(m, a);
+    if (rc == 0)
+        trace_init_name(m, "mutex", __builtin_return_address(0));
+    return rc;
+}
+
+int __wrap_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
+{
+    int rc = __real_pthread_cond_init(c, a);
+    if (rc == 0)
+        trace_init_name(c, "cond", __builtin_return_address(0));
+    return rc;
+}
+
+int __wrap_pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *a)
+{
+    int rc = __real_pthread_rwlock_init(l, a);
+    if (rc == 0)
+        trace_init_name(l, "rwlock", __builtin_return_address(0));
+    return rc;
+}
+
 static void locked(pthread_mutex_t *m, int s)
 {
     BUMP(mutex_locks);
@@ -1591,6 +1664,8 @@ static int rw_common(pthread_rwlock_t *l, int write, void *where,
     int rc = try(l);
     if (rc == EBUSY) {
         set_state(s, write ? TL_ST_WRLOCK : TL_ST_RDLOCK, l, NULL, where);
+        if (tl_trace_enabled())
+            (void)obj_ent(l); /* first sight names a static rwlock for the timeline */
         tl_trace_event('W', write ? "wrlock" : "rdlock", (uintptr_t)l);
         rc = take(l);
         tl_trace_end();
