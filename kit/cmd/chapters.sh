@@ -245,18 +245,51 @@ run_chapter() {
 }
 
 # The learner's own exercise, run on the chapter's workload, traced and drawn.
+# The learner's sources of exercise $1/$2 in folder $3: the exercise and its deps.
+ex_sources() {
+    deps=""
+    # shellcheck disable=SC1090
+    [ -f "tests/$1/$2.ex" ] && deps=$(. "./tests/$1/$2.ex"; echo "${deps:-}")
+    echo "$3/$1/$2.c"
+    for d in $deps; do echo "$3/$1/$d.c"; done
+}
+
+# make timeline EX=... SCHED_SEED=N [TEST=name]: the exercise's tests (or one),
+# under the sched pass's schedule for seed N, traced in one process. The
+# schedule is the one the grader ran (each test's depends on the seed, the
+# inputs' seed and its name only), so the picture is the failing run itself.
+timeline_sched() {
+    ch=$1 ex=$2 out=$3 src=$4
+    need_tools
+    tf=tests/$ch/test_$ex.c
+    [ -f "$tf" ] || die "no tests for $ch/$ex (looked for $tf)"
+    bin=$B/timeline/$ch/test_$ex
+    mkdir -p "$B/timeline/$ch" "$B/traces"
+    # shellcheck disable=SC2046,SC2086 # the sources and flags are lists of words
+    $CC $LEARNER_CFLAGS -O2 -Ichapters/$ch $KIT_INC "$tf" $(ex_sources "$ch" "$ex" "$src") kit/wrap/tlwrap.c \
+        kit/trace/trace.c $WRAP_FLAGS $CHECK_LIBS -pthread -ldl -o "$bin" ||
+        die "your $ch/$ex.c does not compile (see above)"
+    name=$ch--$ex--sched$SCHED_SEED${TEST:+--$TEST}
+    tr=$B/traces/$name.trace
+    rm -f "$tr"
+    echo "  running the tests of $ch/$ex${TEST:+ (only $TEST)} with SCHED_SEED=$SCHED_SEED TL_INPUT_SEED=${TL_INPUT_SEED:-1}, one thread at a time"
+    TL_TRACE=$tr TL_SCHED_SEED=$SCHED_SEED TL_INPUT_SEED=${TL_INPUT_SEED:-1} CK_FORK=no CK_TIMEOUT_MULTIPLIER=8 \
+        CK_RUN_CASE=${TEST:-} timeout 120 "$bin" 2>&1 | grep -v '^HANG ' | sed 's/^/    /'
+    draw "$tr" "$out" "$name" "your $ch/$ex under SCHED_SEED=$SCHED_SEED${TEST:+, test $TEST}" "$bin"
+}
+
 timeline_ex() {
     sel=$1 out=$2 src=${3:-chapters} name=${4:-}
     case "$sel" in */*) ;; *) die "say which exercise: make timeline EX=01-fork-join/sum" ;; esac
     ch=${sel%/*} ex=${sel#*/}
     for d in chapters/$ch*; do [ -d "$d" ] && ch=$(basename "$d") && break; done
+    if [ -n "${SCHED_SEED:-}" ]; then
+        timeline_sched "$ch" "$ex" "$out" "$src"
+        return
+    fi
     w=tests/$ch/workload_$ex.c
     [ -f "$w" ] || die "no workload for $ch/$ex (looked for $w)"
-    deps=""
-    # shellcheck disable=SC1090
-    [ -f "tests/$ch/$ex.ex" ] && deps=$(. "./tests/$ch/$ex.ex"; echo "${deps:-}")
-    srcs="$src/$ch/$ex.c"
-    for d in $deps; do srcs="$srcs $src/$ch/$d.c"; done
+    srcs=$(ex_sources "$ch" "$ex" "$src")
     mkdir -p "$B/timeline/$ch"
     # shellcheck disable=SC2086
     $CC $LEARNER_CFLAGS -O2 -Ichapters/$ch $KIT_INC $w $srcs kit/wrap/tlwrap.c kit/trace/trace.c $WRAP_FLAGS \

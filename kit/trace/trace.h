@@ -122,10 +122,15 @@ static atomic_uint_fast64_t tl_t0;             /* set once, by the first caller 
 static _Thread_local struct tl_tbuf *tl_mine;
 static _Atomic(const char *) tl_path;          /* getenv("TL_TRACE"): the same for every caller */
 
+/* The sched pass's virtual clock (kit/wrap/tlwrap.c), when linked: a traced
+ * run reads it without moving it, so tracing leaves the schedule as it was. */
+int tl_sched_clock(clockid_t clk, struct timespec *t) __attribute__((weak));
+
 static uint64_t tl_now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (tl_sched_clock == NULL || tl_sched_clock(CLOCK_MONOTONIC, &ts) != 0)
+        clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -261,6 +266,9 @@ void tl_trace_flow_in(const char *what, uint64_t id)
  * blocked spans, in which the thread was mostly not on a CPU. */
 static void tl_trace_write_offcpu(FILE *f, const struct tl_tbuf *b)
 {
+    struct timespec ts;
+    if (tl_sched_clock != NULL && tl_sched_clock(CLOCK_MONOTONIC, &ts) == 0)
+        return; /* one thread at a time on a virtual clock: CPU time says nothing */
     char open[TL_TRACE_DEPTH]; /* kinds of the open spans, innermost last */
     int depth = 0, blocked = 0; /* blocked: open W spans */
     for (size_t i = 0; i + 1 < b->n; i++) {

@@ -637,6 +637,21 @@ static void sched_after_fork(void)
     my_sid = -1;
 }
 
+/* The virtual clock for the tracer (kit/trace/trace.h): read without moving
+ * it, so a traced run keeps the schedule of an untraced one. -1 when off. */
+int tl_sched_clock(clockid_t clk, struct timespec *t);
+int tl_sched_clock(clockid_t clk, struct timespec *t)
+{
+    if (!tl_sched_active() || clk == CLOCK_THREAD_CPUTIME_ID || clk == CLOCK_PROCESS_CPUTIME_ID)
+        return -1;
+    __real_pthread_mutex_lock(&S.mu);
+    long long v = (clk == CLOCK_REALTIME ? S.base_real : S.base_mono) + S.vt;
+    __real_pthread_mutex_unlock(&S.mu);
+    t->tv_sec = (time_t)(v / 1000000000LL);
+    t->tv_nsec = (long)(v % 1000000000LL);
+    return 0;
+}
+
 static void sched_stats(void)
 {
     if (getenv("TL_SCHED_STATS") != NULL)
@@ -804,6 +819,7 @@ static _Noreturn void sched_stuck(const char *why)
                  atomic_load(&W.armed) ? W.tag : "sched");
     if (write(fd, line, (size_t)n) < 0)
         _exit(TL_EXIT_WATCHDOG);
+    tl_trace_flush(); /* every other thread is parked: the buffers are still */
     _exit(atomic_load(&W.armed) ? atomic_load(&W.code) : TL_EXIT_WATCHDOG);
 }
 
