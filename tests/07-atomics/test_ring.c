@@ -276,7 +276,9 @@ TL_TEST(capacity_one_hands_over_every_value)
 static const struct tl_test tl_tests[] = {
     TL_RUN(create_checks_its_capacity_and_leaks_nothing),
     TL_RUN(matches_a_model_through_full_empty_and_wrap_around),
-    TL_RUN(one_producer_one_consumer_every_value_once_in_order),
-    TL_RUN(capacity_one_hands_over_every_value),
+    /* A million hand-offs by yielding take seconds beside CPU hogs; a stuck
+     * ring is still caught at once by await_stream (no progress for a bound). */
+    TL_RUN_TIMEOUT(one_producer_one_consumer_every_value_once_in_order, 20),
+    TL_RUN_TIMEOUT(capacity_one_hands_over_every_value, 20),
 };
 TL_MAIN("07-atomics/ring")
