@@ -52,6 +52,17 @@ void advice(const struct ex *e, enum tl_class c, const char *book, struct sbuf *
     if (sec[0])
         sb_printf(b, "Read: book.md, section \"%s\". Hints, one at a time: make hint EX=%s/%s (all of them: "
                   "%s, section \"%s\").\n", sec, e->ch, e->ex, e->hints[0] ? e->hints : "HINTS.md", e->ex);
+    /* Only where the failure is in code that ran: a build that failed has no timeline. */
+    if (e->timeline && e->np > 0 && c != TL_COMPILE && c != TL_MISSING && c != TL_CHEAT)
+        sb_printf(b, "See your own code run: make timeline EX=%s/%s draws its threads, locks and "
+                  "waits over time.\n", e->ch, e->ex);
+}
+
+/* "What it checks: <intent>", the line a failure's evidence starts with. */
+static void intent_line(struct sbuf *b, const char *indent, const char *intent)
+{
+    if (intent != NULL && intent[0])
+        sb_printf(b, "%sWhat it checks: %s\n", indent, intent);
 }
 
 /* The entry of functional test i of file k. */
@@ -73,6 +84,8 @@ static void test_entry(struct ex *e, int k, int i, int ti, int qmax, struct entr
         en->ok = t->ok;
         en->cls = t->ok ? TL_NONE : t->cls;
         book = t->book;
+        if (!t->ok)
+            intent_line(&en->out, "", t->intent);
         sb_printf(&en->out, "%s", sb_str(&t->msg));
     }
     advice(e, en->cls, book, &en->advice);
@@ -102,8 +115,15 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
             book = p->t[i].book;
         char h[100];
         human(p->t[i].name, h, sizeof h);
-        sb_printf(&en->out, "%s: %s", h, sb_str(&p->t[i].msg));
-        if (strchr(sb_str(&p->t[i].msg), '\n') == NULL)
+        const char *msg = sb_str(&p->t[i].msg);
+        if (strstr(msg, "not run: ") == NULL && p->t[i].intent != NULL) {
+            sb_printf(&en->out, "%s:\n", h);
+            intent_line(&en->out, "", p->t[i].intent);
+            sb_printf(&en->out, "%s", msg);
+        } else {
+            sb_printf(&en->out, "%s: %s", h, msg);
+        }
+        if (strchr(msg, '\n') == NULL)
             sb_printf(&en->out, "\n");
     }
     if (strcmp(p->pass, "tsan") == 0 && !p->ok && e->fence)
