@@ -92,6 +92,21 @@ static void test_entry(struct ex *e, int k, int i, int ti, int qmax, struct entr
     textf(en->book, sizeof en->book, "%s", book != NULL ? book : "");
 }
 
+/* Where the evidence of test t of further pass p already is, when the same
+ * test failed with the same class before: the functional pass (its own entry,
+ * 0) or an earlier further pass (its index); -1 when t's failure is new here.
+ * A bug that fails one test in every pass is then shown once, not five times. */
+static int failed_before(const struct ex *e, const struct pres *p, const struct tres *t)
+{
+    for (int q = 0; q < e->np && &e->p[q] != p; q++)
+        for (int i = 0; i < e->p[q].nt; i++) {
+            const struct tres *f = &e->p[q].t[i];
+            if (f->file == t->file && strcmp(f->name, t->name) == 0 && !f->ok && f->cls == t->cls)
+                return q;
+        }
+    return -1;
+}
+
 /* The entry of a whole further pass p. */
 static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entry *en)
 {
@@ -116,6 +131,19 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
         char h[100];
         human(p->t[i].name, h, sizeof h);
         const char *msg = sb_str(&p->t[i].msg);
+        int before = failed_before(e, p, &p->t[i]);
+        if (before == 0) {
+            sb_printf(&en->out, "%s: fails here too (%s), as its own entry shows: \"%s/%s: %s\".\n",
+                      h, tl_class_name[p->t[i].cls], e->ch, e->ex, h);
+            continue;
+        }
+        if (before > 0) {
+            char t2[200];
+            sb_printf(&en->out, "%s: fails here too (%s), as under \"%s/%s: %s\".\n", h,
+                      tl_class_name[p->t[i].cls], e->ch, e->ex,
+                      pass_title(e->p[before].pass, t2, sizeof t2));
+            continue;
+        }
         if (strstr(msg, "not run: ") == NULL && p->t[i].intent != NULL) {
             sb_printf(&en->out, "%s:\n", h);
             intent_line(&en->out, "", p->t[i].intent);
