@@ -98,16 +98,29 @@ __attribute__((format(printf, 1, 2))) static inline const char *tl__fmt(const ch
         tl__test_end(#fn, _i);                                                        \
     }                                                                                 \
     static const TTest fn##_ttest = {#fn, fn##_fn, __FILE__, __LINE__};               \
+    static const char *fn##_intent;                                                   \
     static void fn##_body(int _i __attribute__((unused)))
+
+/* What test fn checks, in one sentence written for a student; declare it next
+ * to the test, before or after TL_TEST(fn):
+ *
+ *     TL_INTENT(splits_the_remainder, "The sum is right when the threads "
+ *               "do not divide the array evenly.");
+ *
+ * The grader prints it above the evidence of a failure ("What it checks: ...").
+ * A test without one still runs and is graded (TL_TEST's tentative definition
+ * leaves the pointer NULL); the kit's self-test wants one on every kit test. */
+#define TL_INTENT(fn, sentence) static const char *fn##_intent = (sentence)
 
 struct tl_test {
     const TTest *test;
     int iterations;  /* Check loop test 0..iterations-1; prefer loops inside the body */
     double timeout;  /* seconds before scaling; 0 = TL_TIMEOUT or 4 */
+    const char *const *intent; /* *intent: TL_INTENT's sentence, or NULL */
 };
-#define TL_RUN(fn) {&fn##_ttest, 1, 0}
-#define TL_RUN_TIMEOUT(fn, secs) {&fn##_ttest, 1, (secs)}
-#define TL_LOOP(fn, n) {&fn##_ttest, (n), 0}
+#define TL_RUN(fn) {&fn##_ttest, 1, 0, &fn##_intent}
+#define TL_RUN_TIMEOUT(fn, secs) {&fn##_ttest, 1, (secs), &fn##_intent}
+#define TL_LOOP(fn, n) {&fn##_ttest, (n), 0, &fn##_intent}
 
 #define TL_MAIN(suite_name)                                                           \
     int main(int argc, char **argv)                                                   \
@@ -115,6 +128,8 @@ struct tl_test {
         size_t n_ = sizeof tl_tests / sizeof tl_tests[0];                             \
         if (argc > 1 && strcmp(argv[1], "--list") == 0)                               \
             return tl__list(tl_tests, n_);                                            \
+        if (argc > 1 && strcmp(argv[1], "--intents") == 0)                            \
+            return tl__intents(tl_tests, n_);                                         \
         return tl__main((suite_name), tl_tests, n_);                                  \
     }
 
@@ -372,6 +387,21 @@ static int tl__list(const struct tl_test *tests, size_t n)
 {
     for (size_t t = 0; t < n; t++)
         printf("%s\n", tests[t].test->name);
+    return 0;
+}
+
+/* `test_binary --intents`: "<name>\t<sentence>" for each test, in the order
+ * they run ("<name>\t" when it has no TL_INTENT); control characters in a
+ * sentence are printed as spaces, so that each test stays on one line. */
+static int tl__intents(const struct tl_test *tests, size_t n)
+{
+    for (size_t t = 0; t < n; t++) {
+        const char *s = tests[t].intent != NULL ? *tests[t].intent : NULL;
+        printf("%s\t", tests[t].test->name);
+        for (; s != NULL && *s; s++)
+            putchar(iscntrl((unsigned char)*s) ? ' ' : *s);
+        putchar('\n');
+    }
     return 0;
 }
 

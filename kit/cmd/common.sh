@@ -183,14 +183,22 @@ test_object() {
 # the order they run: the binary's own `--list`. The object is linked with the
 # kit alone (the submission's symbols left unresolved: --list never calls them),
 # so the names are known even when the submission does not compile. Cached
-# beside the object.
+# beside the object, with the tests' intents (test_intents).
 test_names() {
-    if [ ! -f "$1.names" ]; then
+    if [ ! -f "$1.names" ] || [ ! -f "$1.intents" ]; then
         # shellcheck disable=SC2086
         $CC -no-pie "$1" "$KB/kit/obj/func/tlwrap.o" "$KB/kit/obj/func/trace.o" $WRAP_FLAGS $CHECK_LIBS \
             -pthread -Wl,--unresolved-symbols=ignore-all -o "$1.lister.$$" 2>/dev/null &&
+            "$1.lister.$$" --intents >"$1.intents.$$" && mv -f "$1.intents.$$" "$1.intents" &&
             "$1.lister.$$" --list >"$1.names.$$" && mv -f "$1.names.$$" "$1.names"
-        rm -f "$1.lister.$$" "$1.names.$$"
+        rm -f "$1.lister.$$" "$1.names.$$" "$1.intents.$$"
     fi
     tr '\n' ' ' <"$1.names" 2>/dev/null
+}
+
+# What each test of the functional test object $1 checks, one sentence a test
+# (its TL_INTENT): "<name><TAB><sentence>" lines, the sentence empty when the
+# test has none. Call test_names first: it makes the cache this reads.
+test_intents() {
+    cat "$1.intents" 2>/dev/null
 }

@@ -94,6 +94,21 @@ if awk '$4 != "passed"' "$B/solutions/summary" | grep -q .; then
         -r "$B/solutions/again.json" | tail -n 30
 fi
 
+section "every kit test says what it checks (TL_INTENT)"
+# The objects are the grader's own, cached while it graded the solutions above.
+KB=$(kit_build_dir "$B/kitbuild")
+list_exercises "$ONLY" | while read -r ch ex; do
+    t=tests/$ch/test_$ex.c
+    [ -f "$t" ] || continue
+    o=$(test_object "$KIT/$t" func "$KIT/chapters/$ch" "$B/intent-cc.log") || { bad "$t does not compile"; continue; }
+    n=$(test_names "$o" | wc -w)
+    missing=$(test_intents "$o" | awk -F '\t' '$2 == "" { printf "%s ", $1 }')
+    if [ "$n" -gt 0 ] && [ -z "$missing" ]; then ok "$t: all $n tests have an intent"; else
+        bad "$t: no TL_INTENT for: ${missing:-its tests could not be listed}"; fi
+done >"$B/intents.log"
+cat "$B/intents.log"
+passed=$((passed + $(grep -c '^  ok' "$B/intents.log"))) failed=$((failed + $(grep -c '^  FAIL' "$B/intents.log")))
+
 section "untouched skeletons score zero"
 while read -r name score max cls _seeds; do
     if [ "$score" = "0.00" ]; then ok "$name 0/$max ($cls)"; else bad "$name: the skeleton scored $score/$max"; fi

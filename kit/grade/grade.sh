@@ -92,6 +92,9 @@ build_tests() {
         hidden=1 # anything but the kit's own test file is the instructor's
         [ "$t" = "$KIT/tests/$ch/test_$ex.c" ] && hidden=0
         echo "file.$k=$(basename "$t") $hidden $names" >>"$B/files"
+        # What each test checks, for the report: intent.<k>.<test>=<sentence>.
+        [ -e "$B/obj/func/test$k.o" ] && test_intents "$(readlink "$B/obj/func/test$k.o")" |
+            awk -F '\t' -v k="$k" '$2 != "" { print "intent." k "." $1 "=" $2 }' >>"$B/files"
     done
     return 0
 }
@@ -106,6 +109,8 @@ write_meta() {
         echo "passes=$passes"
         echo "book=$book"
         echo "hints=chapters/$ch/HINTS.md#$ex"
+        # An exercise with a workload can draw the learner's own timeline.
+        [ -f "$KIT/tests/$ch/workload_$ex.c" ] && echo "timeline=1"
         cat "$B/files" 2>/dev/null
     } >"$B/meta"
     return 0

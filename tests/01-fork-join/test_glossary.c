@@ -120,6 +120,9 @@ static void check_freed_once(const char *when)
     tl_assert(atomic_load(&bad_ctx) == 0, TL_WRONG, "%s: on_free got the wrong ctx", when);
 }
 
+TL_INTENT(lookups_and_last_release_frees,
+          "Every word is found with its definition, an absent word is not, and the creator's one "
+          "release frees the glossary exactly once.");
 TL_TEST(lookups_and_last_release_frees)
 {
     uint64_t rng = tl_input_seed();
@@ -137,6 +140,9 @@ TL_TEST(lookups_and_last_release_frees)
     check_freed_once("after the creator's only release");
 }
 
+TL_INTENT(retains_keep_it_alive,
+          "A glossary stays alive and readable while any retained reference is held, and is "
+          "freed exactly once when the last one is released.");
 TL_TEST(retains_keep_it_alive)
 {
     uint64_t rng = tl_input_seed() ^ 0x8888;
@@ -206,6 +212,9 @@ static void share(glossary *g, size_t n, int nthreads, int pairs, uint64_t *rng,
               atomic_load(&wrong_lookups));
 }
 
+TL_INTENT(last_thread_frees,
+          "When the creator releases first and several threads release later, whichever thread "
+          "releases last frees the glossary, exactly once.");
 TL_TEST(last_thread_frees)
 {
     uint64_t rng = tl_input_seed() ^ 0x9999;
@@ -217,6 +226,9 @@ TL_TEST(last_thread_frees)
     }
 }
 
+TL_INTENT(many_owners_churn_the_count,
+          "8 threads doing 1000 retain/release pairs each never free the glossary early: the "
+          "reference count must be updated atomically.");
 TL_TEST(many_owners_churn_the_count)
 {
     uint64_t rng = tl_input_seed() ^ 0xaaaa;
@@ -229,6 +241,9 @@ TL_TEST(many_owners_churn_the_count)
     check_freed_once("after 8 threads did 1000 retain/release pairs each");
 }
 
+TL_INTENT(create_fails_cleanly,
+          "When an allocation inside glossary_create fails, it returns NULL with errno set and "
+          "frees everything it had allocated so far.");
 TL_TEST(create_fails_cleanly)
 {
     uint64_t rng = tl_input_seed() ^ 0xbbbb;

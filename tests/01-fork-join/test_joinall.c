@@ -231,6 +231,9 @@ static void check_run(void)
                   failed);
 }
 
+TL_INTENT(all_jobs_succeed,
+          "Every job runs on a thread of its own, its value lands in values[i], and every thread "
+          "is joined before joinall_run returns 0.");
 TL_TEST(all_jobs_succeed)
 {
     uint64_t rng = tl_input_seed();
@@ -240,6 +243,9 @@ TL_TEST(all_jobs_succeed)
     }
 }
 
+TL_INTENT(first_error_by_index_wins,
+          "When some jobs fail, joinall_run waits for all of them and reports the error of the "
+          "failed job with the smallest index.");
 TL_TEST(first_error_by_index_wins)
 {
     uint64_t rng = tl_input_seed() ^ 0x5555;
@@ -250,6 +256,9 @@ TL_TEST(first_error_by_index_wins)
     }
 }
 
+TL_INTENT(errors_finish_in_reverse_order,
+          "The reported error is the one with the smallest index even when the failed jobs "
+          "finish in the opposite order.");
 TL_TEST(errors_finish_in_reverse_order)
 {
     uint64_t rng = tl_input_seed() ^ 0x6666;
@@ -311,6 +320,9 @@ static void check_fault(enum tl_fault kind, long nth)
               "failed (joinall.h)", when, rc, strerror(rc), want, strerror(want));
 }
 
+TL_INTENT(thread_creation_fails_part_way,
+          "When pthread_create fails part way, joinall_run joins every thread it did start, "
+          "returns the error, and leaks nothing.");
 TL_TEST(thread_creation_fails_part_way)
 {
     uint64_t rng = tl_input_seed() ^ 0x8888;
@@ -322,6 +334,9 @@ TL_TEST(thread_creation_fails_part_way)
     }
 }
 
+TL_INTENT(allocation_fails,
+          "When an allocation fails, joinall_run returns the error, joins every thread it "
+          "started, and frees everything.");
 TL_TEST(allocation_fails)
 {
     uint64_t rng = tl_input_seed() ^ 0x9999;
@@ -331,6 +346,9 @@ TL_TEST(allocation_fails)
     }
 }
 
+TL_INTENT(no_jobs_and_bad_arguments,
+          "Zero jobs succeed at once, and a NULL job or values array gives EINVAL without "
+          "creating any thread.");
 TL_TEST(no_jobs_and_bad_arguments)
 {
     uint64_t rng = tl_input_seed() ^ 0x7777;

@@ -216,6 +216,9 @@ static void check_sum(const long *a, size_t n, int nthreads, size_t rendezvous)
               got, want);
 }
 
+TL_INTENT(splits_the_remainder,
+          "The sum is right when the array does not divide evenly among the threads: the "
+          "leftover elements are summed too.");
 TL_TEST(splits_the_remainder)
 {
     uint64_t rng = tl_input_seed();
@@ -228,6 +231,8 @@ TL_TEST(splits_the_remainder)
     }
 }
 
+TL_INTENT(more_threads_than_elements,
+          "The sum is right when there are more threads than elements.");
 TL_TEST(more_threads_than_elements)
 {
     uint64_t rng = tl_input_seed() ^ 0x1111;
@@ -240,6 +245,9 @@ TL_TEST(more_threads_than_elements)
     }
 }
 
+TL_INTENT(empty_array_and_bad_arguments,
+          "An empty array sums to 0, and nthreads=0 gives EINVAL, stores nothing and creates no "
+          "thread.");
 TL_TEST(empty_array_and_bad_arguments)
 {
     uint64_t rng = tl_input_seed() ^ 0x2222;
@@ -255,6 +263,9 @@ TL_TEST(empty_array_and_bad_arguments)
     free(a);
 }
 
+TL_INTENT(random_inputs_add_up,
+          "For random arrays and thread counts, sum_parallel gives the same answer as a plain "
+          "loop.");
 TL_TEST(random_inputs_add_up)
 {
     uint64_t rng = tl_input_seed() ^ 0x3333;
@@ -316,6 +327,9 @@ static void check_fault(const long *a, size_t n, int nthreads, enum tl_fault kin
               "everything must be freed", when, c.heap_allocs, c.heap_frees);
 }
 
+TL_INTENT(thread_creation_fails_part_way,
+          "When pthread_create fails part way, sum_parallel joins the threads it started, "
+          "returns the error, and leaks nothing.");
 TL_TEST(thread_creation_fails_part_way)
 {
     uint64_t rng = tl_input_seed() ^ 0x5555;
@@ -329,6 +343,9 @@ TL_TEST(thread_creation_fails_part_way)
     }
 }
 
+TL_INTENT(allocation_fails,
+          "When an allocation fails, sum_parallel returns the error, joins every thread it "
+          "started, and frees everything.");
 TL_TEST(allocation_fails)
 {
     uint64_t rng = tl_input_seed() ^ 0x6666;
@@ -341,6 +358,9 @@ TL_TEST(allocation_fails)
     }
 }
 
+TL_INTENT(chunks_run_at_the_same_time,
+          "The chunks really run at the same time, one on each thread, instead of one after "
+          "another.");
 TL_TEST(chunks_run_at_the_same_time)
 {
     uint64_t rng = tl_input_seed() ^ 0x4444;

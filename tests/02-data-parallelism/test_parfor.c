@@ -202,6 +202,9 @@ static void check_parfor(size_t n, int nthreads, size_t rendezvous)
               n, nthreads, sorted[0].lo, sorted[0].hi, sorted[0].worker);
 }
 
+TL_INTENT(splits_the_remainder,
+          "Every index is given to the body exactly once when the range does not divide evenly "
+          "among the threads.");
 TL_TEST(splits_the_remainder)
 {
     uint64_t rng = tl_input_seed();
@@ -212,6 +215,9 @@ TL_TEST(splits_the_remainder)
     }
 }
 
+TL_INTENT(more_threads_than_indexes,
+          "Every index is covered exactly once, with no empty chunk run, when there are more "
+          "threads than indexes.");
 TL_TEST(more_threads_than_indexes)
 {
     uint64_t rng = tl_input_seed() ^ 0x1111;
@@ -222,6 +228,9 @@ TL_TEST(more_threads_than_indexes)
     }
 }
 
+TL_INTENT(one_thread_or_one_index_runs_on_the_caller,
+          "With one thread or one index, parfor runs the body on the calling thread and creates "
+          "no thread.");
 TL_TEST(one_thread_or_one_index_runs_on_the_caller)
 {
     uint64_t rng = tl_input_seed() ^ 0x2222;
@@ -229,6 +238,9 @@ TL_TEST(one_thread_or_one_index_runs_on_the_caller)
     check_parfor(1, 2 + (int)(tl_rand(&rng) % 8), 0);
 }
 
+TL_INTENT(empty_range_and_bad_arguments,
+          "An empty range does nothing, and nthreads=0 or a NULL body gives EINVAL without "
+          "calling the body or starting a thread.");
 TL_TEST(empty_range_and_bad_arguments)
 {
     uint64_t rng = tl_input_seed() ^ 0x3333;
@@ -248,6 +260,8 @@ TL_TEST(empty_range_and_bad_arguments)
     tl_assert(rc == EINVAL, TL_WRONG, "body=NULL: returned %d, expected EINVAL", rc);
 }
 
+TL_INTENT(random_ranges_covered_once,
+          "For random ranges and thread counts, every index is covered exactly once.");
 TL_TEST(random_ranges_covered_once)
 {
     uint64_t rng = tl_input_seed() ^ 0x4444;
@@ -258,6 +272,9 @@ TL_TEST(random_ranges_covered_once)
     }
 }
 
+TL_INTENT(chunks_run_at_the_same_time,
+          "The chunks really run at the same time on different threads instead of one after "
+          "another.");
 TL_TEST(chunks_run_at_the_same_time)
 {
     uint64_t rng = tl_input_seed() ^ 0x5555;
@@ -270,6 +287,9 @@ TL_TEST(chunks_run_at_the_same_time)
 
 /* Makes pthread_create call nth fail during parfor: the chunks that got no
  * thread must then be run by the caller, every index still exactly once. */
+TL_INTENT(thread_creation_fails_part_way,
+          "When pthread_create fails part way, the caller runs the chunks that got no thread, "
+          "every index still exactly once, and every started thread is joined.");
 TL_TEST(thread_creation_fails_part_way)
 {
     uint64_t rng = tl_input_seed() ^ 0x6666;

@@ -127,6 +127,8 @@ static void check_reduce(uint64_t *rng, size_t n, int nthreads)
               got, want);
 }
 
+TL_INTENT(sums_like_the_serial_loop,
+          "reduce_sum gives the same total as a plain serial loop over the terms.");
 TL_TEST(sums_like_the_serial_loop)
 {
     uint64_t rng = tl_input_seed();
@@ -134,6 +136,8 @@ TL_TEST(sums_like_the_serial_loop)
         check_reduce(&rng, 1 + tl_rand(&rng) % MAX_N, 1 + (int)(tl_rand(&rng) % 8));
 }
 
+TL_INTENT(splits_the_remainder,
+          "The total is right when the terms do not divide evenly among the threads.");
 TL_TEST(splits_the_remainder)
 {
     uint64_t rng = tl_input_seed() ^ 0x1111;
@@ -144,6 +148,8 @@ TL_TEST(splits_the_remainder)
     }
 }
 
+TL_INTENT(more_threads_than_terms_and_one_thread,
+          "The total is right with more threads than terms, and with a single thread.");
 TL_TEST(more_threads_than_terms_and_one_thread)
 {
     uint64_t rng = tl_input_seed() ^ 0x2222;
@@ -154,6 +160,9 @@ TL_TEST(more_threads_than_terms_and_one_thread)
     check_reduce(&rng, 1 + tl_rand(&rng) % MAX_N, 1);
 }
 
+TL_INTENT(many_threads_add_at_once,
+          "Many threads adding big chunks at once lose no update: each thread's part must be "
+          "combined safely.");
 TL_TEST(many_threads_add_at_once)
 {
     /* Big chunks on many threads: a shared accumulator loses updates here if anywhere. */
@@ -162,6 +171,9 @@ TL_TEST(many_threads_add_at_once)
         check_reduce(&rng, MAX_N, 4 + (int)(tl_rand(&rng) % 5));
 }
 
+TL_INTENT(empty_and_bad_arguments,
+          "No terms sum to 0, and nthreads=0 or a NULL term or out gives EINVAL, stores nothing "
+          "and starts no thread.");
 TL_TEST(empty_and_bad_arguments)
 {
     uint64_t rng = tl_input_seed() ^ 0x4444;
@@ -180,6 +192,9 @@ TL_TEST(empty_and_bad_arguments)
 
 /* Makes pthread_create call nth fail: every started thread joined, the error
  * returned, nothing stored (the ASan pass checks nothing is left allocated). */
+TL_INTENT(thread_creation_fails_part_way,
+          "When pthread_create fails part way, reduce_sum joins every started thread, returns "
+          "the error and stores nothing.");
 TL_TEST(thread_creation_fails_part_way)
 {
     uint64_t rng = tl_input_seed() ^ 0x5555;

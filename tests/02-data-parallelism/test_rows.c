@@ -146,6 +146,7 @@ static void check_rows(int nrows, int nthreads, int slow)
               r < nrows && atomic_load(&hits[r]) > 1 ? ": two threads were given the same row" : "");
 }
 
+TL_INTENT(every_row_exactly_once, "Every row is handed to exactly one thread, exactly once.");
 TL_TEST(every_row_exactly_once)
 {
     uint64_t rng = tl_input_seed();
@@ -156,6 +157,9 @@ TL_TEST(every_row_exactly_once)
 /* Many rows that cost nothing: the threads hammer the counter, so a row taken
  * in two steps (a load, then a separate add) is given to two threads somewhere
  * in the millions of chances this makes, wherever two threads really run at once. */
+TL_INTENT(cheap_rows_hammer_the_counter,
+          "With many rows that cost nothing, no row is given out twice: taking the next row must "
+          "be one atomic step.");
 TL_TEST(cheap_rows_hammer_the_counter)
 {
     uint64_t rng = tl_input_seed() ^ 0x5555;
@@ -163,6 +167,8 @@ TL_TEST(cheap_rows_hammer_the_counter)
         check_rows(MAX_ROWS - (int)(tl_rand(&rng) % 1000), 2 + (int)(tl_rand(&rng) % 3), -1);
 }
 
+TL_INTENT(more_threads_than_rows_and_one_thread,
+          "Every row is done exactly once with more threads than rows, and with a single thread.");
 TL_TEST(more_threads_than_rows_and_one_thread)
 {
     uint64_t rng = tl_input_seed() ^ 0x1111;
@@ -174,6 +180,9 @@ TL_TEST(more_threads_than_rows_and_one_thread)
     check_rows(0, 1 + (int)(tl_rand(&rng) % 8), -1);
 }
 
+TL_INTENT(a_slow_row_does_not_hold_up_the_rest,
+          "While one thread is stuck on a slow row, the other threads keep taking and finishing "
+          "the remaining rows.");
 TL_TEST(a_slow_row_does_not_hold_up_the_rest)
 {
     uint64_t rng = tl_input_seed() ^ 0x2222;
@@ -184,6 +193,8 @@ TL_TEST(a_slow_row_does_not_hold_up_the_rest)
     }
 }
 
+TL_INTENT(image_equals_the_serial_one,
+          "The image drawn in parallel is identical, row by row, to the one drawn serially.");
 TL_TEST(image_equals_the_serial_one)
 {
     uint64_t rng = tl_input_seed() ^ 0x3333;
@@ -207,6 +218,9 @@ TL_TEST(image_equals_the_serial_one)
     }
 }
 
+TL_INTENT(bad_arguments,
+          "nthreads=0, a negative row count or a NULL function each give EINVAL and start no "
+          "thread.");
 TL_TEST(bad_arguments)
 {
     reset(4, -1);
@@ -221,6 +235,9 @@ TL_TEST(bad_arguments)
 
 /* Makes pthread_create call nth fail: the threads that did start must still
  * do every row, and rows_run return 0 - unless no thread started at all. */
+TL_INTENT(thread_creation_fails_part_way,
+          "When pthread_create fails part way, the threads that did start still do every row, "
+          "and rows_run returns 0 unless none started.");
 TL_TEST(thread_creation_fails_part_way)
 {
     uint64_t rng = tl_input_seed() ^ 0x4444;

@@ -248,6 +248,9 @@ static void destroy_bounded(flusher *f, struct sink *s)
 
 /* ------------------------------------------------------------------- tests */
 
+TL_INTENT(flush_now_hands_over_everything_written_before_it,
+          "flusher_flush_now wakes the background thread at once (even with a one-hour period) "
+          "and returns only after the sink has every item written before it.");
 TL_TEST(flush_now_hands_over_everything_written_before_it)
 {
     uint64_t r = tl_input_seed();
@@ -286,6 +289,9 @@ TL_TEST(flush_now_hands_over_everything_written_before_it)
     destroy_bounded(f, &s);
 }
 
+TL_INTENT(flush_now_waits_for_its_own_items,
+          "A flush_now asked for while the sink is busy with an earlier batch waits for a later "
+          "batch that holds its own items, not just for the one running.");
 TL_TEST(flush_now_waits_for_its_own_items)
 {
     uint64_t r = tl_input_seed();
@@ -326,6 +332,9 @@ TL_TEST(flush_now_waits_for_its_own_items)
     destroy_bounded(f, &s);
 }
 
+TL_INTENT(every_waiting_caller_is_released,
+          "When several threads wait in flush_now, every one of them returns once its items have "
+          "reached the sink.");
 TL_TEST(every_waiting_caller_is_released)
 {
     uint64_t r = tl_input_seed();
@@ -357,6 +366,9 @@ TL_TEST(every_waiting_caller_is_released)
     destroy_bounded(f, &s);
 }
 
+TL_INTENT(writes_do_not_wait_for_the_sink,
+          "flusher_write returns while the sink is still busy: writers add to a buffer and never "
+          "wait for the slow sink.");
 TL_TEST(writes_do_not_wait_for_the_sink)
 {
     uint64_t r = tl_input_seed();
@@ -414,6 +426,9 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+TL_INTENT(many_writers_and_flushes,
+          "Many threads writing and flushing at once lose no item, and each flush_now returns "
+          "only after that thread's own items reached the sink.");
 TL_TEST(many_writers_and_flushes)
 {
     uint64_t r = tl_input_seed();
@@ -471,6 +486,9 @@ TL_TEST(many_writers_and_flushes)
               "the flusher created %ld threads; expected one", c.threads_created - NW - 1);
 }
 
+TL_INTENT(destroy_flushes_the_rest_and_stops_promptly,
+          "flusher_destroy hands what is left to the sink, wakes the background thread at once "
+          "(even with a one-hour period) and joins it.");
 TL_TEST(destroy_flushes_the_rest_and_stops_promptly)
 {
     uint64_t r = tl_input_seed();
@@ -501,6 +519,9 @@ TL_TEST(destroy_flushes_the_rest_and_stops_promptly)
     tl_assert(atomic_load(&s.late) == 0, TL_WRONG, "the sink was called after flusher_destroy");
 }
 
+TL_INTENT(timer_flushes_at_most_once_per_period,
+          "The background thread wakes by itself at most once per period: a timed wait with a "
+          "deadline, not a loop that wakes early again and again.");
 TL_TEST(timer_flushes_at_most_once_per_period)
 {
     uint64_t r = tl_input_seed();
@@ -557,6 +578,9 @@ static bool create_fails_cleanly(enum tl_fault kind, int err, const char *what, 
     return true;
 }
 
+TL_INTENT(failures_are_reported_and_leave_nothing_behind,
+          "Bad arguments give EINVAL, and a failed allocation or thread creation is reported "
+          "with nothing left allocated or running.");
 TL_TEST(failures_are_reported_and_leave_nothing_behind)
 {
     uint64_t r = tl_input_seed();

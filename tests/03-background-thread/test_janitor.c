@@ -226,6 +226,9 @@ static void put_keys(cache *c, struct probe *p, long n, uint64_t *r)
 
 /* ------------------------------------------------------------------- tests */
 
+TL_INTENT(get_hides_expired_entries,
+          "cache_get returns the value that was put for a key, and never a value whose entry has "
+          "expired, even before the janitor sweeps it.");
 TL_TEST(get_hides_expired_entries)
 {
     uint64_t r = tl_input_seed();
@@ -283,6 +286,9 @@ TL_TEST(get_hides_expired_entries)
     destroy_bounded(c, &p);
 }
 
+TL_INTENT(janitor_evicts_what_expired,
+          "The janitor thread finds every expired entry on its sweeps and calls on_evict once "
+          "for each, without holding the cache's lock.");
 TL_TEST(janitor_evicts_what_expired)
 {
     uint64_t r = tl_input_seed();
@@ -374,6 +380,9 @@ static void *user_main(void *arg)
     return NULL;
 }
 
+TL_INTENT(foreground_threads_and_janitor_share_the_cache,
+          "Readers and writers using the cache while the janitor sweeps never see an expired "
+          "value, and every expired entry is evicted exactly once.");
 TL_TEST(foreground_threads_and_janitor_share_the_cache)
 {
     enum { NU = 4 };
@@ -414,6 +423,9 @@ TL_TEST(foreground_threads_and_janitor_share_the_cache)
     destroy_bounded(c, &p);
 }
 
+TL_INTENT(janitor_stops_promptly_and_never_polls,
+          "The janitor sleeps in a wait between sweeps (no polling), and cache_destroy wakes it, "
+          "joins it and frees the entries without calling on_evict.");
 TL_TEST(janitor_stops_promptly_and_never_polls)
 {
     uint64_t r = tl_input_seed();
@@ -430,6 +442,9 @@ TL_TEST(janitor_stops_promptly_and_never_polls)
               "cache_destroy must free the entries without calling on_evict");
 }
 
+TL_INTENT(on_evict_may_put_the_key_back,
+          "on_evict may call cache_put to put the evicted key back: the entry must already be "
+          "out of the cache, and the lock not held, when it is called.");
 TL_TEST(on_evict_may_put_the_key_back)
 {
     uint64_t r = tl_input_seed();
@@ -473,6 +488,9 @@ TL_TEST(on_evict_may_put_the_key_back)
     destroy_bounded(c, &p);
 }
 
+TL_INTENT(get_is_done_with_its_entry_before_unlocking,
+          "cache_get copies what it needs from an entry while it holds the lock, so an entry the "
+          "janitor evicts and frees right after is never read.");
 TL_TEST(get_is_done_with_its_entry_before_unlocking)
 {
     struct probe p;
@@ -501,6 +519,9 @@ TL_TEST(get_is_done_with_its_entry_before_unlocking)
     destroy_bounded(c, &p);
 }
 
+TL_INTENT(janitor_times_out_at_most_once_per_period,
+          "The janitor wakes by itself at most once per sweep period: a timed wait with a "
+          "deadline, not one that wakes early again and again.");
 TL_TEST(janitor_times_out_at_most_once_per_period)
 {
     uint64_t r = tl_input_seed();
@@ -527,6 +548,9 @@ TL_TEST(janitor_times_out_at_most_once_per_period)
     destroy_bounded(c, &p);
 }
 
+TL_INTENT(failures_are_reported_and_leave_nothing_behind,
+          "Bad arguments give EINVAL, and a failed allocation or thread creation inside "
+          "cache_create returns NULL with errno set and nothing left behind.");
 TL_TEST(failures_are_reported_and_leave_nothing_behind)
 {
     struct probe p;

@@ -175,6 +175,9 @@ static bool await_spurious(long n)
 
 /* ------------------------------------------------------------------- tests */
 
+TL_INTENT(calls_fn_every_period_until_stopped,
+          "The ticker's one thread calls fn about once per period, never more often, until "
+          "ticker_stop.");
 TL_TEST(calls_fn_every_period_until_stopped)
 {
     uint64_t r = tl_input_seed();
@@ -218,6 +221,9 @@ TL_TEST(calls_fn_every_period_until_stopped)
               "fn was called after ticker_stop returned");
 }
 
+TL_INTENT(stop_is_prompt_with_a_one_hour_period,
+          "With a one-hour period the ticker thread sleeps in a timed wait, and ticker_stop "
+          "wakes it at once and joins it, without calling fn.");
 TL_TEST(stop_is_prompt_with_a_one_hour_period)
 {
     struct probe p;
@@ -239,6 +245,8 @@ TL_TEST(stop_is_prompt_with_a_one_hour_period)
               "(ticker_stop returned %ld)", atomic_load(&p.calls), n);
 }
 
+TL_INTENT(waits_without_busy_waiting,
+          "Between calls the ticker thread sleeps in a wait instead of spinning on the clock.");
 TL_TEST(waits_without_busy_waiting)
 {
     struct probe p;
@@ -252,6 +260,9 @@ TL_TEST(waits_without_busy_waiting)
               n);
 }
 
+TL_INTENT(spurious_wakeups_do_not_call_fn,
+          "A wait that returns early with no signal (POSIX allows it) does not make the ticker "
+          "call fn before its time.");
 TL_TEST(spurious_wakeups_do_not_call_fn)
 {
     struct probe p;
@@ -277,6 +288,9 @@ TL_TEST(spurious_wakeups_do_not_call_fn)
     tl_assert(n == 0, TL_WRONG, "ticker_stop returned %ld; fn was never called", n);
 }
 
+TL_INTENT(stop_waits_for_the_running_call,
+          "ticker_stop called while fn runs waits for that call to return, then joins the ticker "
+          "thread.");
 TL_TEST(stop_waits_for_the_running_call)
 {
     uint64_t r = tl_input_seed();
@@ -320,6 +334,8 @@ TL_TEST(stop_waits_for_the_running_call)
  * ThreadSanitizer could not see a flag read without the lock there. Here fn
  * idles instead, and ticker_stop is called while it does, with nothing to
  * order the two: only what holds whenever stop lands is checked. */
+TL_INTENT(stop_while_fn_runs,
+          "Once ticker_stop returns, fn is never called again and no call of fn is still running.");
 TL_TEST(stop_while_fn_runs)
 {
     enum { ROUNDS = 4 };
@@ -344,6 +360,9 @@ TL_TEST(stop_while_fn_runs)
     }
 }
 
+TL_INTENT(start_and_stop_many_times,
+          "Many tickers started and stopped in a row each create exactly one thread, and every "
+          "one is joined.");
 TL_TEST(start_and_stop_many_times)
 {
     enum { ROUNDS = 20 };
@@ -376,6 +395,9 @@ TL_TEST(start_and_stop_many_times)
                   "round %d: fn was called after ticker_stop returned", i);
 }
 
+TL_INTENT(start_reports_failures_and_leaves_nothing_behind,
+          "Bad arguments give EINVAL, and a failed allocation or thread creation makes "
+          "ticker_start return NULL with nothing left allocated or running.");
 TL_TEST(start_reports_failures_and_leaves_nothing_behind)
 {
     struct probe p;

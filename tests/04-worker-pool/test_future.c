@@ -109,6 +109,8 @@ static void check_getter(const struct getter *g)
 
 /* -------------------------------------------------------------- tests */
 
+TL_INTENT(get_returns_each_result_and_error,
+          "future_get returns each task's own result and error, and each task runs exactly once.");
 TL_TEST(get_returns_each_result_and_error)
 {
     uint64_t rs = tl_input_seed();
@@ -135,6 +137,9 @@ TL_TEST(get_returns_each_result_and_error)
     free(c);
 }
 
+TL_INTENT(get_blocks_until_the_task_has_run,
+          "future_get sleeps in a condition wait until its task has run, and is woken when the "
+          "task completes.");
 TL_TEST(get_blocks_until_the_task_has_run)
 {
     uint64_t rs = tl_input_seed();
@@ -168,6 +173,9 @@ TL_TEST(get_blocks_until_the_task_has_run)
     tl_gate_destroy(&gate);
 }
 
+TL_INTENT(every_getter_is_woken,
+          "When several threads wait in future_get on one future, all of them are woken when the "
+          "task completes (a broadcast, not one signal).");
 TL_TEST(every_getter_is_woken)
 {
     uint64_t rs = tl_input_seed();
@@ -210,6 +218,9 @@ TL_TEST(every_getter_is_woken)
     }
 }
 
+TL_INTENT(destroy_before_the_task_has_run,
+          "Giving up a future before its task has run does not stop the task, and the future is "
+          "freed once both sides are done with it.");
 TL_TEST(destroy_before_the_task_has_run)
 {
     uint64_t rs = tl_input_seed();
@@ -255,6 +266,9 @@ static void plain_fn(void *arg)
     atomic_fetch_add(&pl->runs, 1);
 }
 
+TL_INTENT(cancel_completes_dropped_futures,
+          "pool_cancel completes the futures of dropped tasks with ECANCELED, lets running ones "
+          "finish, and future_submit afterwards gives EPIPE.");
 TL_TEST(cancel_completes_dropped_futures)
 {
     uint64_t rs = tl_input_seed();
@@ -314,6 +328,9 @@ static long heap_live(void)
 
 /* The narrow wake-up: a getter already blocked when its task is dropped must
  * be woken by pool_cancel(p, future_dropped), and every future is freed. */
+TL_INTENT(cancel_wakes_a_blocked_getter_and_frees_every_future,
+          "A thread blocked in future_get on a queued task is woken when pool_cancel drops it, "
+          "and every future is freed.");
 TL_TEST(cancel_wakes_a_blocked_getter_and_frees_every_future)
 {
     uint64_t rs = tl_input_seed();
@@ -382,6 +399,9 @@ TL_TEST(cancel_wakes_a_blocked_getter_and_frees_every_future)
 static long spurious_now(void) { return tl_counts_now().cond_spurious; }
 
 /* POSIX lets a wait return without a signal: a getter must wait again. */
+TL_INTENT(spurious_wakeups_do_not_end_a_get,
+          "A wait that returns early with no signal (POSIX allows it) does not make future_get "
+          "return before its task has run.");
 TL_TEST(spurious_wakeups_do_not_end_a_get)
 {
     uint64_t rs = tl_input_seed();
@@ -416,6 +436,9 @@ TL_TEST(spurious_wakeups_do_not_end_a_get)
 
 /* future_submit when the allocation fails or the pool refuses: NULL, the
  * error in errno, nothing queued, nothing left allocated. */
+TL_INTENT(submit_failures_leave_nothing_behind,
+          "When an allocation in future_submit fails, it returns NULL with errno set, the task "
+          "does not run, and nothing leaks.");
 TL_TEST(submit_failures_leave_nothing_behind)
 {
     uint64_t rs = tl_input_seed();
@@ -502,6 +525,9 @@ static void *client_main(void *arg)
     return NULL;
 }
 
+TL_INTENT(stress_clients_and_workers,
+          "Many clients submitting and getting futures at once each get back exactly their own "
+          "results.");
 TL_TEST(stress_clients_and_workers)
 {
     uint64_t rs = tl_input_seed();

@@ -148,6 +148,9 @@ static void *submit_once(void *arg)
 
 /* -------------------------------------------------------------- tests */
 
+TL_INTENT(runs_every_task_exactly_once,
+          "Every submitted task runs exactly once, pool_wait returns only after all of them "
+          "finished, and bad sizes give EINVAL.");
 TL_TEST(runs_every_task_exactly_once)
 {
     uint64_t rs = tl_input_seed();
@@ -210,6 +213,8 @@ static void meet_fn(void *arg)
 static struct meet *meet_now;
 static long arrived_now(void) { return atomic_load(&meet_now->arrived_seen); }
 
+TL_INTENT(workers_run_tasks_in_parallel,
+          "The workers really run tasks at the same time, on different threads.");
 TL_TEST(workers_run_tasks_in_parallel)
 {
     uint64_t rs = tl_input_seed();
@@ -242,6 +247,9 @@ TL_TEST(workers_run_tasks_in_parallel)
     pthread_mutex_destroy(&mt.m);
 }
 
+TL_INTENT(submit_blocks_while_the_queue_is_full,
+          "pool_submit sleeps in a condition wait while the queue is full, and is woken when a "
+          "worker takes a task.");
 TL_TEST(submit_blocks_while_the_queue_is_full)
 {
     uint64_t rs = tl_input_seed();
@@ -288,6 +296,9 @@ TL_TEST(submit_blocks_while_the_queue_is_full)
 
 /* Several submitters blocked on a full queue: as the workers take tasks out,
  * each must be woken (one slot each), not only the first. */
+TL_INTENT(each_blocked_submitter_is_woken,
+          "When several submitters are blocked on a full queue, each one is woken as the workers "
+          "free slots, and every task runs once.");
 TL_TEST(each_blocked_submitter_is_woken)
 {
     uint64_t rs = tl_input_seed();
@@ -350,6 +361,9 @@ static void wait_and_record(void *arg)
     wr->fin = atomic_load(&wr->c->finished);
 }
 
+TL_INTENT(pool_wait_sleeps_until_the_last_task_finishes,
+          "pool_wait sleeps until the last task has finished, not just until the queue is empty, "
+          "and then returns.");
 TL_TEST(pool_wait_sleeps_until_the_last_task_finishes)
 {
     uint64_t rs = tl_input_seed();
@@ -398,6 +412,9 @@ static void *destroy_it(void *arg)
     return NULL;
 }
 
+TL_INTENT(destroy_runs_queued_tasks_then_joins,
+          "pool_destroy runs every task still queued exactly once, wakes every worker, and joins "
+          "them all.");
 TL_TEST(destroy_runs_queued_tasks_then_joins)
 {
     uint64_t rs = tl_input_seed();
@@ -437,6 +454,8 @@ TL_TEST(destroy_runs_queued_tasks_then_joins)
     ctx_free(&c);
 }
 
+TL_INTENT(destroy_stops_idle_workers,
+          "pool_destroy wakes every idle worker (a broadcast, not one signal) and joins them all.");
 TL_TEST(destroy_stops_idle_workers)
 {
     uint64_t rs = tl_input_seed();
@@ -465,6 +484,9 @@ TL_TEST(destroy_stops_idle_workers)
     }
 }
 
+TL_INTENT(cancel_drops_queued_tasks,
+          "pool_cancel drops the queued tasks, lets the running ones finish, wakes blocked "
+          "submitters with EPIPE, and later submits give EPIPE.");
 TL_TEST(cancel_drops_queued_tasks)
 {
     uint64_t rs = tl_input_seed();
@@ -539,6 +561,9 @@ static void *feed(void *arg)
     return NULL;
 }
 
+TL_INTENT(stress_many_submitters,
+          "Many threads submitting at once, with pool_wait and pool_destroy going on, make every "
+          "task run exactly once and leave no thread unjoined.");
 TL_TEST(stress_many_submitters)
 {
     uint64_t rs = tl_input_seed();
@@ -584,6 +609,9 @@ static long heap_live(void)
 
 /* The k-th pthread_create fails: the k-1 workers started must be stopped and
  * joined, everything freed, NULL returned with errno set (pool.h). */
+TL_INTENT(create_failure_stops_and_joins_started_workers,
+          "When pthread_create fails part way through pool_create, it stops and joins the "
+          "workers it started and returns NULL with errno set.");
 TL_TEST(create_failure_stops_and_joins_started_workers)
 {
     uint64_t rs = tl_input_seed();
@@ -657,6 +685,9 @@ TL_TEST(create_failure_stops_and_joins_started_workers)
 /* Idle workers, a blocked submitter and a blocked pool_wait all sleep. */
 static void wait_for_pool(void *arg) { pool_wait(arg); }
 
+TL_INTENT(blocked_threads_sleep,
+          "Idle workers, a submitter on a full queue and a waiter in pool_wait all sleep in "
+          "condition waits instead of polling.");
 TL_TEST(blocked_threads_sleep)
 {
     uint64_t rs = tl_input_seed();
@@ -703,6 +734,9 @@ static long spurious_now(void) { return tl_counts_now().cond_spurious; }
 
 /* POSIX lets a wait return without a signal, and the kit makes every wait do
  * so for a while: workers, a submitter and a pool_wait must all wait again. */
+TL_INTENT(spurious_wakeups_change_nothing,
+          "A wait that returns early with no signal (POSIX allows it) makes no worker run a "
+          "task, no submit return, and no pool_wait return too soon.");
 TL_TEST(spurious_wakeups_change_nothing)
 {
     uint64_t rs = tl_input_seed();
@@ -772,6 +806,9 @@ static void parent_fn(void *arg)
     atomic_store(&pa->rc, pool_submit(pa->p, job_fn, &pa->c->jobs[pa->child]));
 }
 
+TL_INTENT(tasks_may_submit_tasks_even_during_destroy,
+          "A running task may submit more tasks, even while pool_destroy drains the queue, and "
+          "each of them runs exactly once.");
 TL_TEST(tasks_may_submit_tasks_even_during_destroy)
 {
     uint64_t rs = tl_input_seed();
@@ -850,6 +887,9 @@ static void *wait_loop(void *arg)
 static struct canceller_feed *feed_now;
 static long accepted_now(void) { return atomic_load(&feed_now[0].accepted) + atomic_load(&feed_now[1].accepted); }
 
+TL_INTENT(cancel_while_submitting_and_waiting,
+          "While threads submit and wait during pool_cancel, each task is either run once or "
+          "dropped once, and submits return only 0 or EPIPE.");
 TL_TEST(cancel_while_submitting_and_waiting)
 {
     uint64_t rs = tl_input_seed();

@@ -68,6 +68,9 @@ static void *push_once(void *p)
 
 /* -------------------------------------------------------------- tests */
 
+TL_INTENT(fifo_order_and_close_on_one_thread,
+          "On one thread, tasks come out in the order they went in (also when the ring wraps), "
+          "and after close pushes give EPIPE and pops drain what is left, then give EPIPE.");
 TL_TEST(fifo_order_and_close_on_one_thread)
 {
     uint64_t rs = tl_input_seed();
@@ -116,6 +119,9 @@ TL_TEST(fifo_order_and_close_on_one_thread)
     taskq_destroy(q);
 }
 
+TL_INTENT(pop_blocks_until_a_push,
+          "taskq_pop on an empty queue sleeps in a condition wait and returns the task once "
+          "another thread pushes one.");
 TL_TEST(pop_blocks_until_a_push)
 {
     uint64_t rs = tl_input_seed();
@@ -137,6 +143,9 @@ TL_TEST(pop_blocks_until_a_push)
     taskq_destroy(q);
 }
 
+TL_INTENT(push_blocks_while_full,
+          "taskq_push on a full queue sleeps in a condition wait and finishes once another "
+          "thread pops a task.");
 TL_TEST(push_blocks_while_full)
 {
     uint64_t rs = tl_input_seed();
@@ -170,6 +179,9 @@ TL_TEST(push_blocks_while_full)
     }
 }
 
+TL_INTENT(close_wakes_every_waiter,
+          "taskq_close wakes every thread blocked in a pop on an empty queue or a push on a full "
+          "one, and each returns EPIPE.");
 TL_TEST(close_wakes_every_waiter)
 {
     uint64_t rs = tl_input_seed();
@@ -235,6 +247,9 @@ static void *late_calls(void *p)
     return NULL;
 }
 
+TL_INTENT(calls_on_another_thread_see_the_close,
+          "A push or pop on another thread after taskq_close returns EPIPE: the closed flag is "
+          "read under the lock.");
 TL_TEST(calls_on_another_thread_see_the_close)
 {
     struct late_caller c = {.q = make_queue(2), .push_rc = -1, .pop_rc = -1};
@@ -250,6 +265,9 @@ TL_TEST(calls_on_another_thread_see_the_close)
     taskq_destroy(c.q);
 }
 
+TL_INTENT(each_waiting_thread_is_woken,
+          "When several poppers (or pushers) are waiting and tasks (or slots) arrive back to "
+          "back, every one of them is woken.");
 TL_TEST(each_waiting_thread_is_woken)
 {
     uint64_t rs = tl_input_seed();
@@ -397,6 +415,8 @@ static void *consumer(void *p)
     return NULL;
 }
 
+TL_INTENT(stress_every_task_popped_exactly_once,
+          "Every pushed task is popped exactly once, with several pushers and poppers racing.");
 TL_TEST(stress_every_task_popped_exactly_once)
 {
     uint64_t rs = tl_input_seed();
@@ -452,6 +472,9 @@ static long heap_live(void)
     return c.heap_allocs - c.heap_frees;
 }
 
+TL_INTENT(create_fails_cleanly_and_destroy_frees_all,
+          "taskq_destroy frees everything taskq_create allocated, and a failed allocation makes "
+          "taskq_create return NULL with errno set and nothing leaked.");
 TL_TEST(create_fails_cleanly_and_destroy_frees_all)
 {
     uint64_t rs = tl_input_seed();
@@ -542,6 +565,9 @@ static long racer_progress(void)
     return a < b ? a : b;
 }
 
+TL_INTENT(every_reader_runs_beside_every_writer,
+          "taskq_len, pushes and pops running at once, and a close in the middle of them, never "
+          "corrupt the queue: every pushed task is popped.");
 TL_TEST(every_reader_runs_beside_every_writer)
 {
     uint64_t rs = tl_input_seed();
@@ -578,6 +604,9 @@ static long spurious_now(void) { return tl_counts_now().cond_spurious; }
 
 /* POSIX lets a wait return without a signal: the kit makes many do so. A
  * blocked call must wait again, not go on as if its predicate held. */
+TL_INTENT(spurious_wakeups_do_not_end_a_wait,
+          "A wait that returns early with no signal (POSIX allows it) does not make a pop on an "
+          "empty queue or a push on a full one return.");
 TL_TEST(spurious_wakeups_do_not_end_a_wait)
 {
     uint64_t rs = tl_input_seed();
@@ -622,6 +651,9 @@ TL_TEST(spurious_wakeups_do_not_end_a_wait)
 }
 
 /* Blocked calls sleep: while nothing happens, they make no calls and use no CPU. */
+TL_INTENT(blocked_calls_sleep,
+          "A pop on an empty queue and a push on a full one sleep in a condition wait instead of "
+          "polling.");
 TL_TEST(blocked_calls_sleep)
 {
     uint64_t rs = tl_input_seed();

@@ -126,6 +126,9 @@ static bool await_returned(atomic_int *returned, int n)
 
 /* -------------------------------------------------------------- tests */
 
+TL_INTENT(fifo_and_close_rules_on_one_thread,
+          "On one thread, messages come out in the order they went in, bad sizes give EINVAL, "
+          "and the close rules for senders and receivers hold.");
 TL_TEST(fifo_and_close_rules_on_one_thread)
 {
     uint64_t rs = tl_input_seed();
@@ -205,6 +208,9 @@ TL_TEST(fifo_and_close_rules_on_one_thread)
     tl_assert(drop_seen[40] == 0, TL_WRONG, "a message whose send failed was queued anyway");
 }
 
+TL_INTENT(create_out_of_memory_leaves_nothing,
+          "When an allocation in chan_create fails, it returns NULL with errno ENOMEM and leaves "
+          "nothing allocated.");
 TL_TEST(create_out_of_memory_leaves_nothing)
 {
     for (long nth = 1; nth <= 3; nth++) {
@@ -233,6 +239,9 @@ TL_TEST(create_out_of_memory_leaves_nothing)
     }
 }
 
+TL_INTENT(recv_blocks_until_a_send,
+          "chan_recv on an empty channel sleeps until another thread sends, then returns that "
+          "message.");
 TL_TEST(recv_blocks_until_a_send)
 {
     uint64_t rs = tl_input_seed();
@@ -255,6 +264,8 @@ TL_TEST(recv_blocks_until_a_send)
     chan_destroy(c, NULL);
 }
 
+TL_INTENT(send_blocks_while_full,
+          "chan_send on a full channel sleeps until another thread receives and frees a slot.");
 TL_TEST(send_blocks_while_full)
 {
     uint64_t rs = tl_input_seed();
@@ -289,6 +300,9 @@ TL_TEST(send_blocks_while_full)
     }
 }
 
+TL_INTENT(stream_ends_after_the_last_sender_closes,
+          "Receivers keep getting messages while any sender is open, and a blocked receiver "
+          "learns the stream ended only when the last sender closes.");
 TL_TEST(stream_ends_after_the_last_sender_closes)
 {
     uint64_t rs = tl_input_seed();
@@ -334,6 +348,9 @@ TL_TEST(stream_ends_after_the_last_sender_closes)
     chan_destroy(c, NULL);
 }
 
+TL_INTENT(send_fails_once_the_last_receiver_closes,
+          "When the last receiver closes, every sender blocked on a full channel is woken and "
+          "gets EPIPE, and chan_destroy drops what was still queued.");
 TL_TEST(send_fails_once_the_last_receiver_closes)
 {
     uint64_t rs = tl_input_seed();
@@ -375,6 +392,9 @@ TL_TEST(send_fails_once_the_last_receiver_closes)
     tl_latch_destroy(&latch);
 }
 
+TL_INTENT(each_waiting_thread_is_woken,
+          "When several receivers (or senders) are waiting and messages (or slots) arrive back "
+          "to back, every one of them is woken.");
 TL_TEST(each_waiting_thread_is_woken)
 {
     uint64_t rs = tl_input_seed();
@@ -554,6 +574,9 @@ static void stress_round(uint64_t *rs, const char *when)
     free(s.got);
 }
 
+TL_INTENT(stress_every_message_once_in_order,
+          "With many senders and receivers racing, every message is received exactly once, and "
+          "each sender's messages arrive in the order it sent them.");
 TL_TEST(stress_every_message_once_in_order)
 {
     uint64_t rs = tl_input_seed();
@@ -561,6 +584,9 @@ TL_TEST(stress_every_message_once_in_order)
         stress_round(&rs, "stress");
 }
 
+TL_INTENT(spurious_wakeups_change_nothing,
+          "A wait that returns early with no signal (POSIX allows it) makes no send or receive "
+          "return too soon and loses or repeats no message.");
 TL_TEST(spurious_wakeups_change_nothing)
 {
     uint64_t rs = tl_input_seed();
@@ -570,6 +596,9 @@ TL_TEST(spurious_wakeups_change_nothing)
     tl_spurious_set(0);
 }
 
+TL_INTENT(blocked_threads_do_not_spin,
+          "Senders blocked on a full channel and receivers on an empty one sleep in a condition "
+          "wait instead of polling, and a close wakes them all.");
 TL_TEST(blocked_threads_do_not_spin)
 {
     uint64_t rs = tl_input_seed();

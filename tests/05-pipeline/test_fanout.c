@@ -139,6 +139,9 @@ static void fo_finish(struct fo *f, const char *when)
     free(f->seen);
 }
 
+TL_INTENT(every_message_once_through_n_workers,
+          "Every input message goes through fn on exactly one of the workers and reaches the "
+          "output once, and 0 workers gives EINVAL.");
 TL_TEST(every_message_once_through_n_workers)
 {
     uint64_t rs = tl_input_seed();
@@ -178,6 +181,8 @@ static void run_fanout(void *p)
     a->rc = fanout_run(a->f->in, a->f->out, a->nw, fo_fn, a->f, fo_drop);
 }
 
+TL_INTENT(workers_run_at_the_same_time,
+          "The workers really run fn on different messages at the same time.");
 TL_TEST(workers_run_at_the_same_time)
 {
     uint64_t rs = tl_input_seed();
@@ -215,6 +220,9 @@ TL_TEST(workers_run_at_the_same_time)
     fo_finish(&f, "workers at a gate");
 }
 
+TL_INTENT(output_ends_only_after_the_last_worker,
+          "The output stream ends only after the last worker has finished its message, not when "
+          "the first worker stops.");
 TL_TEST(output_ends_only_after_the_last_worker)
 {
     uint64_t rs = tl_input_seed();
@@ -264,6 +272,9 @@ TL_TEST(output_ends_only_after_the_last_worker)
     fo_finish(&f, "one worker held");
 }
 
+TL_INTENT(a_worker_that_cannot_start,
+          "When a worker thread cannot be created, fanout_run still gets the input through with "
+          "the workers it has (or returns the error) and joins every thread it started.");
 TL_TEST(a_worker_that_cannot_start)
 {
     uint64_t rs = tl_input_seed();
@@ -306,6 +317,9 @@ TL_TEST(a_worker_that_cannot_start)
     }
 }
 
+TL_INTENT(workers_stop_when_nobody_listens,
+          "When nobody receives from the output, the workers stop, pass their messages to drop, "
+          "and the producer is not left blocked.");
 TL_TEST(workers_stop_when_nobody_listens)
 {
     uint64_t rs = tl_input_seed();
@@ -328,6 +342,9 @@ TL_TEST(workers_stop_when_nobody_listens)
     }
 }
 
+TL_INTENT(idle_workers_do_not_spin,
+          "Workers waiting for input sleep in a condition wait instead of polling, and an empty "
+          "input gives an empty output.");
 TL_TEST(idle_workers_do_not_spin)
 {
     uint64_t rs = tl_input_seed();

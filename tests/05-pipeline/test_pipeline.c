@@ -184,6 +184,9 @@ static void setup_check(struct setup *s, const char *when)
 
 static const int errs[] = {EIO, EDOM, ERANGE, EBADMSG, ENOTSUP};
 
+TL_INTENT(every_message_reaches_the_sink_in_order,
+          "Every message passes through every stage and reaches the sink once, in the order it "
+          "was sent; 0 stages gives EINVAL.");
 TL_TEST(every_message_reaches_the_sink_in_order)
 {
     uint64_t rs = tl_input_seed();
@@ -210,6 +213,9 @@ TL_TEST(every_message_reaches_the_sink_in_order)
     setup_check(&s, "0 stages");
 }
 
+TL_INTENT(an_error_stops_every_stage,
+          "When one stage fails, pipeline_run returns that error and no later message reaches "
+          "the sink.");
 TL_TEST(an_error_stops_every_stage)
 {
     uint64_t rs = tl_input_seed();
@@ -257,6 +263,9 @@ static void run_pipeline(void *p)
     a->rc = pipeline_run(&a->s->p, a->s->msgs, (size_t)a->s->b.n);
 }
 
+TL_INTENT(an_error_while_the_neighbours_are_blocked,
+          "An error in one stage stops every other stage, upstream and downstream, even while "
+          "they sleep blocked on a channel.");
 TL_TEST(an_error_while_the_neighbours_are_blocked)
 {
     uint64_t rs = tl_input_seed();
@@ -309,6 +318,9 @@ TL_TEST(an_error_while_the_neighbours_are_blocked)
     }
 }
 
+TL_INTENT(a_thread_that_cannot_start,
+          "When a stage's thread cannot be created, pipeline_run closes the channel ends that "
+          "thread would have closed, joins the others and returns the error.");
 TL_TEST(a_thread_that_cannot_start)
 {
     uint64_t rs = tl_input_seed();
@@ -333,6 +345,9 @@ TL_TEST(a_thread_that_cannot_start)
     }
 }
 
+TL_INTENT(out_of_memory_while_building,
+          "When an allocation fails while the pipeline is built, pipeline_run returns ENOMEM and "
+          "leaves nothing behind.");
 TL_TEST(out_of_memory_while_building)
 {
     uint64_t rs = tl_input_seed();

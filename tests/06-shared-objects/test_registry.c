@@ -50,6 +50,9 @@ static struct registry_entry entry(const char *key, long value)
 
 /* -------------------------------------------------------------- tests */
 
+TL_INTENT(rules_on_one_thread,
+          "On one thread, put, get, replace and snapshot behave as the contract says, and a zero "
+          "capacity gives EINVAL.");
 TL_TEST(rules_on_one_thread)
 {
     uint64_t rs = tl_input_seed();
@@ -156,6 +159,9 @@ static void put_call(void *p)
     atomic_store(&w->returned, 1);
 }
 
+TL_INTENT(readers_are_inside_together_and_a_writer_waits,
+          "Many readers can be inside registry_visit at once, and a registry_put waits until no "
+          "reader is inside.");
 /* snippet: readers_together */
 TL_TEST(readers_are_inside_together_and_a_writer_waits)
 {
@@ -301,6 +307,9 @@ static void *stress_reader(void *p)
     return NULL;
 }
 
+TL_INTENT(snapshots_never_see_half_a_put,
+          "A snapshot taken while puts run never sees a put half done: it holds all of one put "
+          "or none of it.");
 TL_TEST(snapshots_never_see_half_a_put)
 {
     uint64_t rs = tl_input_seed();

@@ -79,6 +79,9 @@ static bool await_returned(atomic_int *returned, int n)
 
 /* -------------------------------------------------------------- tests */
 
+TL_INTENT(counts_on_one_thread,
+          "On one thread, the semaphore counts its units exactly, and try_acquire takes all it "
+          "asks for or nothing.");
 TL_TEST(counts_on_one_thread)
 {
     uint64_t rs = tl_input_seed();
@@ -100,6 +103,8 @@ TL_TEST(counts_on_one_thread)
     sema_destroy(z);
 }
 
+TL_INTENT(acquire_waits_until_a_release,
+          "sema_acquire sleeps until a release makes enough units free, then takes them.");
 TL_TEST(acquire_waits_until_a_release)
 {
     uint64_t rs = tl_input_seed();
@@ -122,6 +127,8 @@ TL_TEST(acquire_waits_until_a_release)
     sema_destroy(s);
 }
 
+TL_INTENT(a_release_wakes_every_waiter_it_satisfies,
+          "A release of n units wakes every waiter that can now go, not just one.");
 /* snippet: release_wakes_all */
 TL_TEST(a_release_wakes_every_waiter_it_satisfies)
 {
@@ -153,6 +160,9 @@ TL_TEST(a_release_wakes_every_waiter_it_satisfies)
 }
 /* end snippet: release_wakes_all */
 
+TL_INTENT(a_small_release_reaches_the_small_waiter,
+          "A release too small for the first waiter still wakes a later waiter that asked for "
+          "fewer units.");
 TL_TEST(a_small_release_reaches_the_small_waiter)
 {
     uint64_t rs = tl_input_seed();
@@ -250,6 +260,9 @@ static void stress_round(uint64_t *rs, const char *when)
     sema_destroy(st.s);
 }
 
+TL_INTENT(stress_never_more_held_than_there_are,
+          "With many threads acquiring and releasing at once, never more units are held than the "
+          "semaphore has.");
 TL_TEST(stress_never_more_held_than_there_are)
 {
     uint64_t rs = tl_input_seed();
@@ -257,6 +270,9 @@ TL_TEST(stress_never_more_held_than_there_are)
         stress_round(&rs, "stress");
 }
 
+TL_INTENT(spurious_wakeups_change_nothing,
+          "A wait that returns early with no signal (POSIX allows it) does not make sema_acquire "
+          "return without its units.");
 TL_TEST(spurious_wakeups_change_nothing)
 {
     uint64_t rs = tl_input_seed();
@@ -292,6 +308,8 @@ TL_TEST(spurious_wakeups_change_nothing)
     tl_spurious_set(0);
 }
 
+TL_INTENT(waiters_do_not_spin,
+          "Threads waiting for units sleep in a condition wait instead of polling.");
 TL_TEST(waiters_do_not_spin)
 {
     sema *s = make_sema(0);

@@ -166,6 +166,9 @@ static void run_workers(bank *b, size_t nacc, const long *start, struct worker *
 
 /* -------------------------------------------------------------- tests */
 
+TL_INTENT(rules_on_one_thread,
+          "On one thread, transfers move money exactly, an overdraft gives ERANGE, and bad "
+          "arguments give EINVAL.");
 TL_TEST(rules_on_one_thread)
 {
     uint64_t rs = tl_input_seed();
@@ -222,6 +225,9 @@ TL_TEST(rules_on_one_thread)
     bank_destroy(b);
 }
 
+TL_INTENT(create_out_of_memory_leaves_nothing,
+          "When an allocation in bank_create fails, it returns NULL with errno ENOMEM and leaves "
+          "nothing allocated.");
 TL_TEST(create_out_of_memory_leaves_nothing)
 {
     long bal[4] = {1, 2, 3, 4};
@@ -253,6 +259,9 @@ TL_TEST(create_out_of_memory_leaves_nothing)
 /* snippet: opposite_directions */
 /* A->B and B->A (and a cycle A->B->C->A) side by side, thousands of times:
  * a lock order that follows the direction deadlocks here. */
+TL_INTENT(opposite_directions_never_deadlock,
+          "Transfers from A to B beside transfers from B to A never deadlock: both locks are "
+          "taken in one global order.");
 TL_TEST(opposite_directions_never_deadlock)
 {
     uint64_t rs = tl_input_seed();
@@ -287,6 +296,8 @@ TL_TEST(opposite_directions_never_deadlock)
 }
 /* end snippet: opposite_directions */
 
+TL_INTENT(no_overdraft_under_contention,
+          "With many threads moving money at once, no account ever goes below zero.");
 TL_TEST(no_overdraft_under_contention)
 {
     uint64_t rs = tl_input_seed();
@@ -309,6 +320,9 @@ TL_TEST(no_overdraft_under_contention)
     }
 }
 
+TL_INTENT(the_last_units_go_once,
+          "When four threads race for an account's last units, exactly as many transfers succeed "
+          "as there were units.");
 TL_TEST(the_last_units_go_once)
 {
     uint64_t rs = tl_input_seed();
@@ -334,6 +348,9 @@ TL_TEST(the_last_units_go_once)
     }
 }
 
+TL_INTENT(total_is_constant_while_transfers_run,
+          "bank_total taken while transfers run always gives the same total: no money appears or "
+          "vanishes midway.");
 TL_TEST(total_is_constant_while_transfers_run)
 {
     uint64_t rs = tl_input_seed();

@@ -55,6 +55,9 @@ static void *null_init(void *arg)
     return NULL;
 }
 
+TL_INTENT(one_thread_initialises_once,
+          "The first once_get calls init exactly once, and every call returns the value init "
+          "returned.");
 TL_TEST(one_thread_initialises_once)
 {
     uint64_t rs = tl_input_seed();
@@ -137,6 +140,9 @@ static void *call_once_get(void *p)
     return NULL;
 }
 
+TL_INTENT(many_threads_one_initialiser_same_value,
+          "When many threads call once_get at once, init runs exactly once, the others wait for "
+          "it, and all get the same value.");
 TL_TEST(many_threads_one_initialiser_same_value)
 {
     uint64_t rs = tl_input_seed();

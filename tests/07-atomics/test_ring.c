@@ -47,6 +47,9 @@ static ring *make_ring(size_t cap)
 
 /* ---------------------------------------------------------------- one thread */
 
+TL_INTENT(create_checks_its_capacity_and_leaks_nothing,
+          "ring_create accepts only a power-of-two capacity (else EINVAL), fails cleanly when an "
+          "allocation fails, and leaks nothing.");
 TL_TEST(create_checks_its_capacity_and_leaks_nothing)
 {
     static const size_t bad[] = {0, 3, 6, 12, 100, 1000};
@@ -88,6 +91,9 @@ TL_TEST(create_checks_its_capacity_and_leaks_nothing)
     }
 }
 
+TL_INTENT(matches_a_model_through_full_empty_and_wrap_around,
+          "On one thread, push and pop behave like a simple model queue through full, empty and "
+          "wrap-around.");
 /* snippet: model */
 TL_TEST(matches_a_model_through_full_empty_and_wrap_around)
 {
@@ -261,6 +267,9 @@ static void run_stream(size_t cap, long n)
     free(s.rec);
 }
 
+TL_INTENT(one_producer_one_consumer_every_value_once_in_order,
+          "With one producer and one consumer thread, every value arrives exactly once, in "
+          "order: the release/acquire pairs publish each slot.");
 TL_TEST(one_producer_one_consumer_every_value_once_in_order)
 {
     uint64_t rs = tl_input_seed();
@@ -268,6 +277,9 @@ TL_TEST(one_producer_one_consumer_every_value_once_in_order)
     run_stream(cap, STREAM_N);
 }
 
+TL_INTENT(capacity_one_hands_over_every_value,
+          "A ring of capacity one hands every value from the producer to the consumer, exactly "
+          "once and in order.");
 TL_TEST(capacity_one_hands_over_every_value)
 {
     run_stream(1, STREAM_N / 16);

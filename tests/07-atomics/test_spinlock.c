@@ -66,6 +66,9 @@ static void one_thread(void *p)
     atomic_store(&o->step, 4);
 }
 
+TL_INTENT(trylock_lock_and_unlock_on_one_thread,
+          "On one thread, spin_trylock takes a free lock, fails on a held one, and spin_unlock "
+          "makes it free again.");
 TL_TEST(trylock_lock_and_unlock_on_one_thread)
 {
     spinlock st = SPINLOCK_INIT;
@@ -111,6 +114,9 @@ static void take_and_read(void *p)
     spin_unlock(w->s);
 }
 
+TL_INTENT(lock_waits_for_the_holder_and_sees_its_writes,
+          "spin_lock waits while another thread holds the lock, gets it after the unlock, and "
+          "sees everything the holder wrote.");
 /* snippet: waits_and_sees */
 TL_TEST(lock_waits_for_the_holder_and_sees_its_writes)
 {
@@ -217,6 +223,9 @@ static bool await_done_or_stall(struct worker *w, int n, long want)
     }
 }
 
+TL_INTENT(counter_exact_under_contention,
+          "A counter incremented under the lock by many threads at once ends exactly right: no "
+          "two threads are ever inside together.");
 TL_TEST(counter_exact_under_contention)
 {
     uint64_t rs = tl_input_seed();

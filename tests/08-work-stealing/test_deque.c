@@ -54,6 +54,9 @@ static deque *make_deque(unsigned log2cap)
 
 /* ---------------------------------------------------------------- one thread */
 
+TL_INTENT(create_checks_its_size_and_destroy_frees_every_buffer,
+          "deque_create rejects a bad size with EINVAL, the deque grows as tasks are pushed, and "
+          "deque_destroy frees every buffer it grew into.");
 TL_TEST(create_checks_its_size_and_destroy_frees_every_buffer)
 {
     errno = 0;
@@ -102,6 +105,9 @@ TL_TEST(create_checks_its_size_and_destroy_frees_every_buffer)
     }
 }
 
+TL_INTENT(matches_a_stack_through_growth_and_empty_pops,
+          "On one thread, push and pop behave like a plain stack, through growth and through "
+          "pops past empty.");
 /* snippet: model */
 TL_TEST(matches_a_stack_through_growth_and_empty_pops)
 {
@@ -134,6 +140,9 @@ TL_TEST(matches_a_stack_through_growth_and_empty_pops)
 }
 /* end snippet: model */
 
+TL_INTENT(steal_takes_the_oldest_and_pop_the_newest,
+          "steal takes the oldest task and pop the newest, and an empty deque gives DEQUE_EMPTY "
+          "or NULL and stays empty.");
 TL_TEST(steal_takes_the_oldest_and_pop_the_newest)
 {
     uint64_t rs = tl_input_seed();
@@ -349,6 +358,9 @@ static void run_stealing(unsigned log2cap, long n, bool small)
     free(r.taken);
 }
 
+TL_INTENT(an_owner_and_three_thieves_take_every_task_once,
+          "While the owner pushes and pops and three thieves steal, every task is taken exactly "
+          "once.");
 TL_TEST(an_owner_and_three_thieves_take_every_task_once)
 {
     run_stealing(6, RUN_N, false);
@@ -356,11 +368,16 @@ TL_TEST(an_owner_and_three_thieves_take_every_task_once)
 
 /* The owner keeps the deque at 0 to 3 tasks, so that most pops and steals go
  * for one of the last tasks: the race the fence in the pop decides. */
+TL_INTENT(owner_and_thieves_race_for_the_last_tasks,
+          "When the owner and the thieves race for the last tasks, each one goes to exactly one "
+          "of them, never to two and never lost.");
 TL_TEST(owner_and_thieves_race_for_the_last_tasks)
 {
     run_stealing(3, RUN_N, true);
 }
 
+TL_INTENT(growth_while_thieves_steal_loses_nothing,
+          "When the deque grows while thieves steal, no task is lost or taken twice.");
 TL_TEST(growth_while_thieves_steal_loses_nothing)
 {
     run_stealing(0, RUN_N / 2, false);

@@ -126,6 +126,9 @@ static void run_tree(ws_pool *p, int leaves, int spin, const char *what)
     run_tree_seen(p, leaves, spin, what, &no_threads);
 }
 
+TL_INTENT(create_checks_its_size,
+          "ws_pool_create rejects a bad worker count with EINVAL, and ws_worker_index is -1 "
+          "outside the pool.");
 TL_TEST(create_checks_its_size)
 {
     static const int bad[] = {0, -1, 65};
@@ -142,6 +145,9 @@ TL_TEST(create_checks_its_size)
     ws_pool_destroy(p);
 }
 
+TL_INTENT(nested_joins_finish_on_one_worker,
+          "Nested fork/join finishes even on a pool of one worker: a join runs pending tasks "
+          "instead of just blocking.");
 /* snippet: one_worker */
 TL_TEST(nested_joins_finish_on_one_worker)
 {
@@ -151,6 +157,8 @@ TL_TEST(nested_joins_finish_on_one_worker)
 }
 /* end snippet: one_worker */
 
+TL_INTENT(every_leaf_runs_once_on_three_workers,
+          "Every leaf task of a tree of forks runs exactly once on a pool of three workers.");
 TL_TEST(every_leaf_runs_once_on_three_workers)
 {
     ws_pool *p = make_pool(3);
@@ -188,6 +196,8 @@ static void fib_task(void *arg)
     atomic_store_explicit(&f->finished, true, memory_order_relaxed);
 }
 
+TL_INTENT(fib_with_a_cutoff_equals_serial,
+          "fib computed with fork/join and a cutoff gives the same answer as the serial function.");
 TL_TEST(fib_with_a_cutoff_equals_serial)
 {
     uint64_t rs = tl_input_seed();
@@ -204,6 +214,8 @@ TL_TEST(fib_with_a_cutoff_equals_serial)
 
 /* ------------------------------------------------------------- spreading */
 
+TL_INTENT(the_work_is_spread_over_the_workers,
+          "Idle workers steal: the leaves of a tree do not all run on the same worker.");
 TL_TEST(the_work_is_spread_over_the_workers)
 {
     ws_pool *p = make_pool(2);

@@ -126,6 +126,9 @@ static unsigned long long sort_one(ws_pool *p, size_t n, enum shape sh, uint64_t
     return atomic_load_explicit(&s.workers, memory_order_relaxed);
 }
 
+TL_INTENT(sorts_like_qsort_every_shape_and_size,
+          "ws_sort sorts arrays of every shape and size (random, few distinct values, sorted, "
+          "reversed, all equal) exactly as qsort does.");
 /* snippet: shapes */
 TL_TEST(sorts_like_qsort_every_shape_and_size)
 {
@@ -141,6 +144,9 @@ TL_TEST(sorts_like_qsort_every_shape_and_size)
 }
 /* end snippet: shapes */
 
+TL_INTENT(many_large_random_sorts_on_three_workers,
+          "Many large random arrays sorted on three workers all come out exactly as qsort sorts "
+          "them.");
 TL_TEST(many_large_random_sorts_on_three_workers)
 {
     uint64_t rs = tl_input_seed();
@@ -150,6 +156,7 @@ TL_TEST(many_large_random_sorts_on_three_workers)
     ws_pool_destroy(p);
 }
 
+TL_INTENT(a_pool_of_one_worker_sorts, "ws_sort works on a pool of a single worker.");
 TL_TEST(a_pool_of_one_worker_sorts)
 {
     uint64_t rs = tl_input_seed();
@@ -171,6 +178,8 @@ static void sort_inside(void *arg)
     sort_one(in->p, ((size_t)1 << 14) + 3, RANDOM, &in->seed, 0, "from a task on the pool");
 }
 
+TL_INTENT(sorts_when_called_from_a_task,
+          "ws_sort works when it is called from inside a task already running on the pool.");
 TL_TEST(sorts_when_called_from_a_task)
 {
     ws_pool *p = make_pool(2);
@@ -179,6 +188,8 @@ TL_TEST(sorts_when_called_from_a_task)
     ws_pool_destroy(p);
 }
 
+TL_INTENT(the_leaves_are_spread_over_the_workers,
+          "Idle workers steal: the leaves of one sort do not all run on the same worker.");
 /* snippet: spread */
 TL_TEST(the_leaves_are_spread_over_the_workers)
 {
@@ -214,6 +225,9 @@ static long heap_live(void)
     return c.heap_allocs - c.heap_frees;
 }
 
+TL_INTENT(frees_its_scratch_and_fails_cleanly_without_it,
+          "ws_sort frees its scratch memory, and when that allocation fails it returns the error "
+          "and leaves nothing allocated.");
 TL_TEST(frees_its_scratch_and_fails_cleanly_without_it)
 {
     uint64_t rs = tl_input_seed();

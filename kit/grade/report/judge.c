@@ -295,6 +295,7 @@ static struct tres *new_test(struct ex *e, struct pres *p, int k, int fi)
         p->nt++;
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", e->f[k - 1].names[fi]);
+    t->intent = e->f[k - 1].intent[fi];
     t->file = k;
     t->hidden = e->f[k - 1].hidden;
     t->cls = TL_NONE;

@@ -33,6 +33,13 @@ static void load_tests(struct ex *e, const char *m)
              tok = strtok_r(NULL, " ", &save))
             snprintf(e->f[k - 1].names[e->f[k - 1].n++], 96, "%s", tok);
         e->nfiles = k;
+        /* What each test checks: "intent.K.<name>=<sentence>". */
+        for (int i = 0; i < e->f[k - 1].n; i++) {
+            char ikey[128], sentence[600];
+            textf(ikey, sizeof ikey, "intent.%d.%s", k, e->f[k - 1].names[i]);
+            kv(m, ikey, sentence, sizeof sentence);
+            e->f[k - 1].intent[i] = sentence[0] ? strdup(sentence) : NULL;
+        }
     }
 }
 
@@ -56,6 +63,8 @@ static void load_meta(struct ex *e, const char *dir)
     kv(m, "sched_seed", e->sseed, sizeof e->sseed);
     kv(m, "untouched", buf, sizeof buf);
     e->untouched = buf[0] == '1';
+    kv(m, "timeline", buf, sizeof buf);
+    e->timeline = buf[0] == '1';
     kv(m, "points", buf, sizeof buf);
     e->points = buf[0] ? atof(buf) : 10;
     kv(m, "ms", buf, sizeof buf);

@@ -28,6 +28,7 @@ void write_junit(const struct report *r)
             if (!en->ok) {
                 fprintf(x, "<failure type=\"%s\" message=\"%s\">", cls, cls);
                 xml_put(x, sb_str(&en->out));
+                xml_put(x, sb_str(&en->advice));
                 fprintf(x, "</failure>");
             }
             fprintf(x, "</testcase>\n");

@@ -1,6 +1,6 @@
 /*
  * out_tap.c - results.tap: one TAP 13 test point per entry, the evidence of a
- * failing one as "# " comment lines.
+ * failing one and its advice as "# " comment lines.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,10 @@ void write_tap(const struct report *r)
             fputc('\n', t);
             if (en->ok)
                 continue;
-            for (const char *l = sb_str(&en->out); *l;) {
+            /* The evidence, then the advice (class, book, hint and timeline commands). */
+            struct sbuf both = {0};
+            sb_printf(&both, "%s%s", sb_str(&en->out), sb_str(&en->advice));
+            for (const char *l = sb_str(&both); *l;) {
                 size_t len = strcspn(l, "\n");
                 if (len > 0) {
                     char line[1200];
@@ -35,6 +38,7 @@ void write_tap(const struct report *r)
                 }
                 l += len + (l[len] == '\n');
             }
+            free(both.s);
         }
     fclose(t);
 }

@@ -114,6 +114,8 @@ static void brief_advice(const struct report *r, int i)
     printf("    %s: %s.\n", tl_class_name[e->cls], tl_class_why[e->cls]);
     if (book[0])
         printf("    Read book.md \"%s\"; hints in %s.\n", book, e->hints);
+    if (e->timeline)
+        printf("    See your code run: make timeline EX=%s/%s\n", e->ch, e->ex);
 }
 
 /* Print entry k of exercise i: its name and evidence (max lines of it). */

@@ -74,6 +74,7 @@ enum tl_class cls_worst(enum tl_class a, enum tl_class b); /* the one listed fir
 /* One test in one pass. */
 struct tres {
     char name[96];
+    const char *intent; /* what the test checks (e->f[].intent), NULL if unknown */
     int file;          /* test file index, 1-based */
     bool hidden;
     bool ok;
@@ -108,6 +109,7 @@ struct ex {
     struct sbuf warnings; /* the compiler's warnings on the learner's file */
     bool fence;           /* uses a fence ThreadSanitizer cannot model */
     bool untouched;       /* the file is still the kit's skeleton */
+    bool timeline;        /* it has a workload: make timeline EX=<ch>/<ex> draws the learner's code */
     struct pres p[MAXP];
     int np;
     int nfiles;           /* the test list, from meta */
@@ -115,6 +117,7 @@ struct ex {
         char file[128];
         bool hidden;
         char names[MAXT][96];
+        char *intent[MAXT]; /* what each test checks (TL_INTENT), NULL if it says nothing */
         int n;
     } f[MAXF];
 };

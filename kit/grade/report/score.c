@@ -52,6 +52,17 @@ void advice(const struct ex *e, enum tl_class c, const char *book, struct sbuf *
     if (sec[0])
         sb_printf(b, "Read: book.md, section \"%s\". Hints, one at a time: make hint EX=%s/%s (all of them: "
                   "%s, section \"%s\").\n", sec, e->ch, e->ex, e->hints[0] ? e->hints : "HINTS.md", e->ex);
+    /* Only where the failure is in code that ran: a build that failed has no timeline. */
+    if (e->timeline && e->np > 0 && c != TL_COMPILE && c != TL_MISSING && c != TL_CHEAT)
+        sb_printf(b, "See your own code run: make timeline EX=%s/%s draws its threads, locks and "
+                  "waits over time.\n", e->ch, e->ex);
+}
+
+/* "What it checks: <intent>", the line a failure's evidence starts with. */
+static void intent_line(struct sbuf *b, const char *indent, const char *intent)
+{
+    if (intent != NULL && intent[0])
+        sb_printf(b, "%sWhat it checks: %s\n", indent, intent);
 }
 
 /* The entry of functional test i of file k. */
@@ -73,10 +84,27 @@ static void test_entry(struct ex *e, int k, int i, int ti, int qmax, struct entr
         en->ok = t->ok;
         en->cls = t->ok ? TL_NONE : t->cls;
         book = t->book;
+        if (!t->ok)
+            intent_line(&en->out, "", t->intent);
         sb_printf(&en->out, "%s", sb_str(&t->msg));
     }
     advice(e, en->cls, book, &en->advice);
     textf(en->book, sizeof en->book, "%s", book != NULL ? book : "");
+}
+
+/* Where the evidence of test t of further pass p already is, when the same
+ * test failed with the same class before: the functional pass (its own entry,
+ * 0) or an earlier further pass (its index); -1 when t's failure is new here.
+ * A bug that fails one test in every pass is then shown once, not five times. */
+static int failed_before(const struct ex *e, const struct pres *p, const struct tres *t)
+{
+    for (int q = 0; q < e->np && &e->p[q] != p; q++)
+        for (int i = 0; i < e->p[q].nt; i++) {
+            const struct tres *f = &e->p[q].t[i];
+            if (f->file == t->file && strcmp(f->name, t->name) == 0 && !f->ok && f->cls == t->cls)
+                return q;
+        }
+    return -1;
 }
 
 /* The entry of a whole further pass p. */
@@ -102,8 +130,28 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
             book = p->t[i].book;
         char h[100];
         human(p->t[i].name, h, sizeof h);
-        sb_printf(&en->out, "%s: %s", h, sb_str(&p->t[i].msg));
-        if (strchr(sb_str(&p->t[i].msg), '\n') == NULL)
+        const char *msg = sb_str(&p->t[i].msg);
+        int before = failed_before(e, p, &p->t[i]);
+        if (before == 0) {
+            sb_printf(&en->out, "%s: fails here too (%s), as its own entry shows: \"%s/%s: %s\".\n",
+                      h, tl_class_name[p->t[i].cls], e->ch, e->ex, h);
+            continue;
+        }
+        if (before > 0) {
+            char t2[200];
+            sb_printf(&en->out, "%s: fails here too (%s), as under \"%s/%s: %s\".\n", h,
+                      tl_class_name[p->t[i].cls], e->ch, e->ex,
+                      pass_title(e->p[before].pass, t2, sizeof t2));
+            continue;
+        }
+        if (strstr(msg, "not run: ") == NULL && p->t[i].intent != NULL) {
+            sb_printf(&en->out, "%s:\n", h);
+            intent_line(&en->out, "", p->t[i].intent);
+            sb_printf(&en->out, "%s", msg);
+        } else {
+            sb_printf(&en->out, "%s: %s", h, msg);
+        }
+        if (strchr(msg, '\n') == NULL)
             sb_printf(&en->out, "\n");
     }
     if (strcmp(p->pass, "tsan") == 0 && !p->ok && e->fence)
