@@ -49,6 +49,7 @@ grade_one() {
     if build_tests && write_meta && copy_sources && build_variants; then
         echo "compile=ok" >>"$B/meta"
         run_passes
+        measure_speed
     fi
     echo "ms=$(( $(now_ms) - start ))" >>"$B/meta"
 }
@@ -194,6 +195,59 @@ build_variant() {
             $WRAP_FLAGS $CHECK_LIBS -pthread -o "$B/obj/$v/test$k" >>"$log" 2>&1 || return
     done
     echo ok >"$B/obj/$v/status"
+}
+
+# The speed probe (kit/grade/speed.c) of the exercises that are about speed:
+# the learner's build and, when the kit has solutions/, the reference's, run
+# in turns (A B A B, 3 rounds) in the sandbox; each run's "par_s serial_s"
+# goes into $B/speed as "me ..." or "ref ..." lines, for the report to take
+# medians of. Information only: it never reaches a score. Skipped with
+# TL_SPEED=0, and when a functional pass did not end with every test passed
+# (a wrong or hung submission has no speed worth showing).
+measure_speed() {
+    case $ch/$ex in
+        02-data-parallelism/rows) sf=-DSPEED_ROWS ;;
+        08-work-stealing/join) sf=-DSPEED_JOIN ;;
+        *) return 0 ;;
+    esac
+    [ "${TL_SPEED:-1}" != 0 ] || return 0
+    for o in "$B"/run/*.func; do
+        [ "$(cat "$o/rc" 2>/dev/null)" = 0 ] &&
+            awk '$1 == "RES" { n++; if ($5 != "P") bad = 1 } $1 == "HUNG" { bad = 1 } END { exit bad || !n }' "$o/secret" || {
+            echo "skipped: the functional pass did not pass" >"$B/speed"
+            return 0
+        }
+    done
+    S=$B/speed.d
+    mkdir -p "$S/scratch" && chmod 1777 "$S/scratch"
+    lsrc=""
+    for unit in $srcs; do lsrc="$lsrc $B/$unit.c"; done
+    # shellcheck disable=SC2086
+    $CC -O2 -pthread -fno-optimize-sibling-calls $sf -I"$B/inc" $lsrc "$KIT/kit/grade/speed.c" \
+        -o "$S/me" >"$S/build.log" 2>&1 || { echo "skipped: the probe does not build" >"$B/speed"; return 0; }
+    sides=me
+    # The reference stays in the grader: linked from solutions/ only when the
+    # kit has it (a student's package does not), never copied to the learner.
+    rsrc=""
+    for unit in $ex $deps; do rsrc="$rsrc $KIT/solutions/$ch/$unit.c"; done
+    # shellcheck disable=SC2086
+    if [ -d "$KIT/solutions/$ch" ] &&
+        $CC -O2 -pthread -fno-optimize-sibling-calls $sf -I"$B/inc" $rsrc "$KIT/kit/grade/speed.c" \
+            -o "$S/ref" >>"$S/build.log" 2>&1; then
+        sides="me ref"
+    fi
+    : >"$B/speed"
+    for _r in 1 2 3; do
+        for s in $sides; do
+            (cd "$S/scratch" && env -i PATH="$PATH" HOME="$S/scratch" TMPDIR="$S/scratch" LANG=C \
+                "$KIT/kit/grade/sandbox.sh" "$S/out" "$S/rc" 10 "$MEM_MB" 0 -- "$S/$s" </dev/null)
+            line=$(head -n 1 "$S/out" 2>/dev/null)
+            case $line in
+                [0-9]*" "[0-9]*) echo "$s $line" >>"$B/speed" ;;
+                *) echo "skipped: the probe's $s run said: ${line:-nothing}" >"$B/speed"; return 0 ;;
+            esac
+        done
+    done
 }
 
 # Run every pass of every test file, each in the sandbox with a channel and a
