@@ -22,6 +22,7 @@
 #   -b       brief: the table and one line of advice per exercise
 # Environment: CHAOS_SEED (fixed chaos seed), SCHED_SEED (fixed schedule of the
 # sched pass), TL_INPUT_SEED (fixed test inputs),
+# TL_SPEED=0 (no speed probe: see measure_speed),
 # JOBS (parallel exercises, default nproc), TL_QUIET=1 (no table on stdout),
 # TL_SUMMARY=FILE (one line per exercise, for the self-test and soak).
 #
