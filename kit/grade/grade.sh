@@ -213,11 +213,11 @@ measure_speed() {
     esac
     [ "${TL_SPEED:-1}" != 0 ] || return 0
     for o in "$B"/run/*.func; do
-        [ "$(cat "$o/rc" 2>/dev/null)" = 0 ] &&
-            awk '$1 == "RES" { n++; if ($5 != "P") bad = 1 } $1 == "HUNG" { bad = 1 } END { exit bad || !n }' "$o/secret" || {
+        if [ "$(cat "$o/rc" 2>/dev/null)" != 0 ] ||
+            ! awk '$1 == "RES" { n++; if ($5 != "P") bad = 1 } $1 == "HUNG" { bad = 1 } END { exit bad || !n }' "$o/secret"; then
             echo "skipped: the functional pass did not pass" >"$B/speed"
             return 0
-        }
+        fi
     done
     S=$B/speed.d
     mkdir -p "$S/scratch" && chmod 1777 "$S/scratch"
@@ -245,7 +245,7 @@ measure_speed() {
     sides=me
     [ -x "$S/ref" ] && sides="me ref"
     # One sandbox for every round (starting one costs more than a run).
-    # shellcheck disable=SC2016 # the loop runs inside the sandbox
+    # shellcheck disable=SC2016,SC2086 # the loop runs inside the sandbox; sides is a list
     (cd "$S/scratch" && env -i PATH="$PATH" HOME="$S/scratch" TMPDIR="$S/scratch" LANG=C \
         "$KIT/kit/grade/sandbox.sh" "$S/out" "$S/rc" 20 "$MEM_MB" 0 -- \
         sh -c 'd=$1; shift; for r in 1 2 3; do for s in "$@"; do printf "%s " "$s"; "$d/$s" || exit 1; done; done' \
