@@ -79,6 +79,18 @@ if omp_links; then OMP=-fopenmp; else
     skip "anchor OpenMP: gcc -fopenmp does not link (package libgomp1; make bench installs it when run as root)"
 fi
 
+# TBB: its one C++ file, compiled with g++ and the benches' flags, linked into bench_ws
+tbb_builds() {
+    # shellcheck disable=SC2086 # the flags are a list
+    ${CXX:-g++} $KIT_CXXFLAGS -c kit/bench/bench_ws_tbb.cpp -o "$B/bench_ws_tbb.o" >"$B/tbb.build.log" 2>&1
+}
+KIT_CXXFLAGS="-O2 -pthread -fno-optimize-sibling-calls"
+tbb_builds || { may_install && apt_install libtbb-dev; }
+if tbb_builds; then TBB="$B/bench_ws_tbb.o -ltbb -lstdc++"; else
+    TBB=-DBENCH_NO_TBB
+    skip "anchor TBB task_group: kit/bench/bench_ws_tbb.cpp does not build with g++ (package libtbb-dev; make bench installs it when run as root)"
+fi
+
 if ck_builds; then CK=""; else
     CK=-DBENCH_NO_CK
     skip "anchor ck_ring: Concurrency Kit's <ck_ring.h> does not build (package libck-dev; make bench installs it when run as root)"
@@ -126,7 +138,7 @@ bench() {
 
 [ -d "$SRC" ] || { echo "bench: no $SRC/ here (a student starter): the benchmarks measure the reference solutions"; exit 0; }
 
-P4=04-worker-pool P5=05-pipeline P2=02-data-parallelism P6=06-shared-objects P7=07-atomics
+P4=04-worker-pool P5=05-pipeline P2=02-data-parallelism P6=06-shared-objects P7=07-atomics P8=08-work-stealing
 # shellcheck disable=SC2086
 {
     bench bench_pool "$P4" -Ichapters/$P4 $GLIB_CFLAGS kit/bench/bench_pool.c $SRC/$P4/pool.c $GLIB_LIBS
@@ -139,14 +151,8 @@ P4=04-worker-pool P5=05-pipeline P2=02-data-parallelism P6=06-shared-objects P7=
     fi
     bench bench_shared "$P6" kit/bench/bench_shared.c
     bench bench_atomics "$P7" -Ichapters/$P7 $CK kit/bench/bench_atomics.c $SRC/$P7/ring.c
+    bench bench_ws "$P8" -Ichapters/$P8 -fno-optimize-sibling-calls $OMP kit/bench/bench_ws.c $SRC/$P8/join.c $SRC/$P8/deque.c $TBB
 }
-# The patterns of issue 13 whose benchmarks are not written yet.
-# shellcheck disable=SC2043 # one left now; the list shrinks as benchmarks land
-for later in "work stealing (join vs omp task and TBB task_group):08-work-stealing"; do
-    what=${later%:*} ch=${later##*:}
-    if [ -d "$SRC/$ch" ]; then skip "$what: chapter ${ch%%-*} is built, but kit/bench has no benchmark for it yet"
-    else skip "$what: chapter ${ch%%-*} not built yet"; fi
-done
 
 # --- check results.tsv: the harness's header, 7 fields a row, positive numbers
 header=$(sed -n 's/^#define BENCH_TSV_HEADER "\(.*\)"$/\1/p' kit/bench/harness.h | sed 's/\\t/	/g')

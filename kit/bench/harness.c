@@ -155,11 +155,11 @@ void bench_report(const struct bench_opts *o, const struct bench_group *g, int a
 
     char target[64] = "report", rx[16], sx[16], verdict[32];
     if (min_ratio > 0 && min_speedup > 0)
-        snprintf(target, sizeof target, ">= %.1fx, >= %.1fx serial", min_ratio, min_speedup);
+        snprintf(target, sizeof target, ">= %gx, >= %gx serial", min_ratio, min_speedup);
     else if (min_ratio > 0)
-        snprintf(target, sizeof target, ">= %.1fx", min_ratio);
+        snprintf(target, sizeof target, ">= %gx", min_ratio);
     else if (min_speedup > 0)
-        snprintf(target, sizeof target, ">= %.1fx serial", min_speedup);
+        snprintf(target, sizeof target, ">= %gx serial", min_speedup);
     fmt_x(rx, sizeof rx, ratio);
     fmt_x(sx, sizeof sx, speedup);
     snprintf(verdict, sizeof verdict, "%s",

@@ -22,6 +22,7 @@
 #   -b       brief: the table and one line of advice per exercise
 # Environment: CHAOS_SEED (fixed chaos seed), SCHED_SEED (fixed schedule of the
 # sched pass), TL_INPUT_SEED (fixed test inputs),
+# TL_SPEED=0 (no speed probe: see measure_speed),
 # JOBS (parallel exercises, default nproc), TL_QUIET=1 (no table on stdout),
 # TL_SUMMARY=FILE (one line per exercise, for the self-test and soak).
 #
@@ -49,6 +50,7 @@ grade_one() {
     if build_tests && write_meta && copy_sources && build_variants; then
         echo "compile=ok" >>"$B/meta"
         run_passes
+        measure_speed
     fi
     echo "ms=$(( $(now_ms) - start ))" >>"$B/meta"
 }
@@ -199,6 +201,65 @@ build_variant() {
             $WRAP_FLAGS $CHECK_LIBS -pthread -o "$B/obj/$v/test$k" >>"$log" 2>&1 || return
     done
     echo ok >"$B/obj/$v/status"
+}
+
+# The speed probe (kit/grade/speed.c) of the exercises that are about speed:
+# the learner's build and, when the kit has solutions/, the reference's, run
+# in turns (A B A B, 3 rounds) in the sandbox; each run's "par_s serial_s"
+# goes into $B/speed as "me ..." or "ref ..." lines, for the report to take
+# medians of. Information only: it never reaches a score. Skipped with
+# TL_SPEED=0, and when a functional pass did not end with every test passed
+# (a wrong or hung submission has no speed worth showing).
+measure_speed() {
+    case $ch/$ex in
+        02-data-parallelism/rows) sf=-DSPEED_ROWS ;;
+        08-work-stealing/join) sf=-DSPEED_JOIN ;;
+        *) return 0 ;;
+    esac
+    [ "${TL_SPEED:-1}" != 0 ] || return 0
+    for o in "$B"/run/*.func; do
+        if [ "$(cat "$o/rc" 2>/dev/null)" != 0 ] ||
+            ! awk '$1 == "RES" { n++; if ($5 != "P") bad = 1 } $1 == "HUNG" { bad = 1 } END { exit bad || !n }' "$o/secret"; then
+            echo "skipped: the functional pass did not pass" >"$B/speed"
+            return 0
+        fi
+    done
+    S=$B/speed.d
+    mkdir -p "$S/scratch" && chmod 1777 "$S/scratch"
+    # The learner's side reuses the functional build's objects (-O2, no
+    # wrappers before the link); the reference is built meanwhile. The probe
+    # must stay well under 2 s an exercise.
+    lobj=""
+    for unit in $srcs; do lobj="$lobj $B/obj/func/$unit.o"; done
+    # Both sides link the same probe object; the reference is compiled like the
+    # learner's functional build (LEARNER_CFLAGS, -O2).
+    $CC -O2 -fno-optimize-sibling-calls $sf -I"$B/inc" -c "$KIT/kit/grade/speed.c" -o "$S/speed.o" >"$S/build.log" 2>&1 ||
+        { echo "skipped: the probe does not build" >"$B/speed"; return 0; }
+    # shellcheck disable=SC2086
+    $CC -pthread "$S/speed.o" $lobj -o "$S/me" >>"$S/build.log" 2>&1 &
+    # The reference stays in the grader: linked from solutions/ only when the
+    # kit has it (a student's package does not), never copied to the learner.
+    rsrc=""
+    for unit in $ex $deps; do rsrc="$rsrc $KIT/solutions/$ch/$unit.c"; done
+    # shellcheck disable=SC2086
+    [ -d "$KIT/solutions/$ch" ] &&
+        $CC $LEARNER_CFLAGS -O2 -pthread -I"$B/inc" $rsrc "$S/speed.o" \
+            -o "$S/ref" >"$S/build.ref.log" 2>&1 &
+    wait
+    [ -x "$S/me" ] || { echo "skipped: the probe does not build" >"$B/speed"; return 0; }
+    sides=me
+    [ -x "$S/ref" ] && sides="me ref"
+    # One sandbox for every round (starting one costs more than a run).
+    # shellcheck disable=SC2016,SC2086 # the loop runs inside the sandbox; sides is a list
+    (cd "$S/scratch" && env -i PATH="$PATH" HOME="$S/scratch" TMPDIR="$S/scratch" LANG=C \
+        "$KIT/kit/grade/sandbox.sh" "$S/out" "$S/rc" 20 "$MEM_MB" 0 -- \
+        sh -c 'd=$1; shift; for r in 1 2 3; do for s in "$@"; do printf "%s " "$s"; "$d/$s" || exit 1; done; done' \
+        probe "$S" $sides </dev/null)
+    if [ "$(cat "$S/rc" 2>/dev/null)" = 0 ] && ! grep -qv '^[a-z]* [0-9.]* [0-9.]*$' "$S/out"; then
+        cp "$S/out" "$B/speed"
+    else
+        echo "skipped: the probe failed: $(tr '\n' ' ' <"$S/out" | cut -c1-100)" >"$B/speed"
+    fi
 }
 
 # Run every pass of every test file, each in the sandbox with a channel and a

@@ -43,6 +43,47 @@ static void load_tests(struct ex *e, const char *m)
     }
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+static double median_of(double *v, int n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The speed probe's evidence, DIR/speed: "me PAR SERIAL" and "ref PAR SERIAL"
+ * lines in the order they ran (me, ref, me, ref ...), or one "skipped: why". */
+static void load_speed(struct ex *e, const char *dir)
+{
+    char path[4500];
+    pathf(path, sizeof path, "%sspeed", dir);
+    char *s = slurp(path, 4096);
+    if (s == NULL)
+        return;
+    double ser[16], ref[16], last_me = 0;
+    int ns = 0, nr = 0;
+    for (char *line = strtok(s, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        double par, serial;
+        if (strncmp(line, "skipped: ", 9) == 0) {
+            snprintf(e->speed_note, sizeof e->speed_note, "%s", line + 9);
+        } else if (sscanf(line, "me %lf %lf", &par, &serial) == 2 && par > 0 && ns < 16) {
+            ser[ns++] = serial / par;
+            last_me = par;
+        } else if (sscanf(line, "ref %lf %lf", &par, &serial) == 2 && last_me > 0 && nr < 16) {
+            ref[nr++] = par / last_me; /* paired with the learner's run just before it */
+        }
+    }
+    e->speed_runs = ns;
+    e->speed_serial = median_of(ser, ns);
+    e->speed_ref = median_of(ref, nr);
+    free(s);
+}
+
 /* Fill e from DIR/meta (DIR ends in '/'). */
 static void load_meta(struct ex *e, const char *dir)
 {
@@ -70,6 +111,7 @@ static void load_meta(struct ex *e, const char *dir)
     kv(m, "ms", buf, sizeof buf);
     e->ms = atol(buf);
     load_tests(e, m);
+    load_speed(e, dir);
     free(m);
 }
 

@@ -233,6 +233,10 @@ void write_text(const struct report *r)
     printf("%-40s %9s  %s\n", "--------", "-----", "-------");
     for (int i = 0; i < r->nex; i++) {
         table_row(&r->ex[i]);
+        char sp[300];
+        speed_line(&r->ex[i], sp, sizeof sp);
+        if (sp[0])
+            printf("  %s\n", sp);
         if (r->opt.brief)
             brief_warnings(&r->ex[i]);
         if (r->opt.brief && r->ex[i].cls != TL_NONE)

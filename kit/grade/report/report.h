@@ -110,6 +110,12 @@ struct ex {
     bool fence;           /* uses a fence ThreadSanitizer cannot model */
     bool untouched;       /* the file is still the kit's skeleton */
     bool timeline;        /* it has a workload: make timeline EX=<ch>/<ex> draws the learner's code */
+    /* The speed probe (grade.sh measure_speed), information only, never a
+     * score: medians of serial/par and reference par/learner par, 0 when not
+     * measured; speed_note says why it was skipped. */
+    double speed_serial, speed_ref;
+    int speed_runs;
+    char speed_note[160];
     struct pres p[MAXP];
     int np;
     int nfiles;           /* the test list, from meta */
@@ -184,5 +190,8 @@ void write_tap(const struct report *r);
 void write_junit(const struct report *r);
 void write_classroom(const struct report *r);
 void write_autolab(const struct report *r);
+
+/* The speed probe's information line of e into buf, "" when e has none (util.c). */
+void speed_line(const struct ex *e, char *buf, size_t n);
 
 #endif /* TL_REPORT_H */

@@ -235,3 +235,17 @@ bool json_write(json_t *root, const char *path)
     json_decref(root);
     return ok;
 }
+
+/* The speed probe's information line of e into buf ("" when e has none). */
+void speed_line(const struct ex *e, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (e->speed_runs > 0 && e->speed_ref > 0)
+        snprintf(buf, n, "speed (information, never scored): %.2fx serial, %.2fx the reference solution "
+                         "(2 threads, medians of %d interleaved runs)", e->speed_serial, e->speed_ref, e->speed_runs);
+    else if (e->speed_runs > 0)
+        snprintf(buf, n, "speed (information, never scored): %.2fx serial (2 threads, median of %d runs)",
+                 e->speed_serial, e->speed_runs);
+    else if (e->speed_note[0])
+        snprintf(buf, n, "speed: not measured: %s", e->speed_note);
+}
