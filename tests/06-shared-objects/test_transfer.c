@@ -256,12 +256,12 @@ TL_TEST(create_out_of_memory_leaves_nothing)
     }
 }
 
-/* snippet: opposite_directions */
-/* A->B and B->A (and a cycle A->B->C->A) side by side, thousands of times:
- * a lock order that follows the direction deadlocks here. */
 TL_INTENT(opposite_directions_never_deadlock,
           "Transfers from A to B beside transfers from B to A never deadlock: both locks are "
           "taken in one global order.");
+/* snippet: opposite_directions */
+/* A->B and B->A (and a cycle A->B->C->A) side by side, thousands of times:
+ * a lock order that follows the direction deadlocks here. */
 TL_TEST(opposite_directions_never_deadlock)
 {
     uint64_t rs = tl_input_seed();
