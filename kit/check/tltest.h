@@ -125,6 +125,19 @@ static inline long tl_waits_or_sleeps_now(void)
     return c.cond_waits + c.cond_timedwaits + c.sleeps;
 }
 
+/* Returns whether some thread waits in pthread_join while fewer than `want`
+ * threads have been created since tl_counts_reset(): a caller that joins before
+ * it has started them all. The join is read first: a creator counts its thread
+ * (as pthread_create returns) before it can enter a join, so a join seen here
+ * comes with every count made before it, and a creation still under way is
+ * never taken for one that will not come. Never blocks. */
+static inline bool tl_joined_before_created(long want)
+{
+    if (tl_blocked_count(TL_ST_JOIN) < 1)
+        return false;
+    return tl_counts_now().threads_created < want;
+}
+
 /* Returns the condition signals and broadcasts made so far; never blocks. */
 static inline long tl_wakes_now(void)
 {
@@ -155,11 +168,14 @@ static inline void tl_note_caller(atomic_int *first, atomic_long *others)
  * correct thread is scheduled within tens of milliseconds even at load 8 on 2
  * cores, so the bound only delays the failure of a wrong solution; and two
  * bounded waits that both run out still end the test before the watchdog
- * calls it a hang. */
+ * calls it a hang. Under the scheduler the limit is virtual time, a
+ * TL_SCHED_BACKSTOP-th of the watchdog: the bound is half of that, or a
+ * correct test's own bounded wait would outlast it and read as a hang. */
 static inline double tl_bound_s(void)
 {
     const char *e = getenv("TL_TIMEOUT");
-    return tl__watchdog_at(e != NULL && atof(e) > 0 ? atof(e) : 4.0) * 0.5;
+    double at = tl__watchdog_at(e != NULL && atof(e) > 0 ? atof(e) : 4.0);
+    return (tl_sched_active() ? at / TL_SCHED_BACKSTOP : at) * 0.5;
 }
 
 /* CLOCK_MONOTONIC now, in seconds (the clock of tl_stuck()'s `until`). */

@@ -554,7 +554,7 @@ static long long ts_ns(const struct timespec *t);
 #define SCHED_STEP_NS 1000               /* virtual time a step takes (a clock read too) */
 #define SCHED_YIELD_NS 20000             /* virtual time a sched_yield gives away */
 #define SCHED_TEST_STEPS 1500000UL       /* steps a test may take (the solutions' most: ~250k) */
-#define SCHED_BACKSTOP 4                 /* the real watchdog fires at this many times the virtual
+#define SCHED_BACKSTOP TL_SCHED_BACKSTOP /* the real watchdog fires at this many times the virtual
                                             limit (the sched pass's timeout multiplier is 4 x 2) */
 
 enum { SW_NONE, SW_WOKEN, SW_TIMEOUT, SW_SPURIOUS };        /* why a park ended */

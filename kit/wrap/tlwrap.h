@@ -190,6 +190,10 @@ struct tl_activity tl_activity_end(void);
  * scheduler's DESIGN in tlwrap.c). Tests that wait by spinning on the real
  * sched_yield ask it, and nap in poll() instead, which hands the baton on. */
 bool tl_sched_active(void);
+/* Under the scheduler a test's time limit is counted in virtual time, at
+ * 1/TL_SCHED_BACKSTOP of its watchdog (which stays as a real backstop): the
+ * bounded waits of tltest.h shrink with it, so they end before the limit. */
+#define TL_SCHED_BACKSTOP 4
 /* A test begins (its name): under the scheduler its schedule depends on the
  * seed and this name only, so one test replays alone as it ran among others. */
 void tl_sched_begin(const char *test);
