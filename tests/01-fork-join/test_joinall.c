@@ -51,6 +51,8 @@ static pthread_cond_t order_cond = PTHREAD_COND_INITIALIZER;
 /* Guarded by order_lock. */
 static bool done[MAX_JOBS];
 static bool gave_up;
+static long gave_up_created;  /* threads created when a job gave up (-1: timed out) */
+static int gave_up_joining;   /* threads blocked in a join then */
 
 static atomic_bool hold;     /* jobs wait until the caller blocks or returns */
 static atomic_bool returned; /* joinall_run has returned (set by the test) */
@@ -75,9 +77,7 @@ static void wait_for_the_caller(void)
  * next). Decided by counting, not by time; never blocks. */
 static bool meeting_hopeless(int w, size_t want)
 {
-    struct tl_counts c;
-    tl_counts_get(&c);
-    return w == 0 || (tl_blocked_count(TL_ST_JOIN) >= 1 && c.threads_created < (long)want);
+    return w == 0 || tl_joined_before_created((long)want);
 }
 
 /* Returns whether the CLOCK_REALTIME time at has passed; never blocks. */
@@ -113,8 +113,13 @@ static int test_job(size_t index, long *value)
                 later_done = later_done && done[j];
             if (later_done || gave_up)
                 break;
-            if (meeting_hopeless(w, plan_n) || passed(&until)) {
+            bool late = passed(&until);
+            if (meeting_hopeless(w, plan_n) || late) {
+                struct tl_counts c;
+                tl_counts_get(&c);
                 gave_up = true;
+                gave_up_created = late ? -1 : c.threads_created;
+                gave_up_joining = tl_blocked_count(TL_ST_JOIN);
                 break; /* the broadcast below wakes the others */
             }
             struct timespec slice = tl_deadline(0.01); /* to look at the counts again */
@@ -209,7 +214,9 @@ static void check_run(void)
     pthread_mutex_unlock(&order_lock);
     tl_assert(!waited_in_vain, TL_NOT_PARALLEL,
               "%zu jobs: the jobs were never all running at once (start all threads before "
-              "joining any)", n);
+              "joining any): a job gave up waiting %s, with %ld thread(s) created and %d in a "
+              "join", n, gave_up_created < 0 ? "after the time limit" : "as the caller joined",
+              gave_up_created, gave_up_joining);
     tl_assert(c.threads_created == (long)n, TL_WRONG, "%zu jobs: %ld threads created, expected %zu",
               n, c.threads_created, n);
     tl_assert(tl_workers_seen() == (long)n, TL_NOT_PARALLEL,

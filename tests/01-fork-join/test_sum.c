@@ -80,9 +80,7 @@ static void rec_reset(size_t rendezvous)
  * next). Decided by counting, not by time; never blocks. */
 static bool meeting_hopeless(int w, size_t want)
 {
-    struct tl_counts c;
-    tl_counts_get(&c);
-    return w == 0 || (tl_blocked_count(TL_ST_JOIN) >= 1 && c.threads_created < (long)want);
+    return w == 0 || tl_joined_before_created((long)want);
 }
 
 /* Returns whether the CLOCK_REALTIME time at has passed; never blocks. */

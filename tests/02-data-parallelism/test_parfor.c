@@ -68,10 +68,9 @@ static void rec_reset(size_t n, size_t rendezvous)
  * by time; never blocks. */
 static bool meeting_hopeless(int w, size_t want)
 {
-    struct tl_counts c;
-    tl_counts_get(&c);
-    bool few = c.threads_created < (long)want - 1;
-    return few && (w == 0 || tl_blocked_count(TL_ST_JOIN) >= 1);
+    if (w == 0) /* the caller itself: its own count is up to date */
+        return tl_counts_now().threads_created < (long)want - 1;
+    return tl_joined_before_created((long)want - 1);
 }
 
 /* Returns whether the CLOCK_REALTIME time at has passed; never blocks. */
