@@ -2,7 +2,7 @@
 # schedcheck.sh - how strong, how exact and how fair the sched pass is, measured
 # on the kit's own known-buggy variants and reference solutions.
 #
-# DESIGN: the sched pass promises three things (book 0.4 "Exact replay"): a
+# DESIGN: the sched pass promises three things (book B.1 "Exact replay"): a
 # failing seed fails again, the same way, every time; it finds the bugs whose
 # class is about schedules (hang, lost-wakeup, deadlock, wrong-result) in a few
 # seeds, at least as often per run as the chaos pass; and it never fails a
@@ -16,8 +16,9 @@
 #   -r REPLAYS  reruns of the first failing seed (default 20)
 #   -e CH       only this chapter (NN or its name)
 # Writes OUT/strength.tsv and prints the table; exits 1 when a replay differs,
-# when the sched pass finds a variant less often than chaos, or when a
-# variant of a schedule class is never found by either.
+# when the sched pass finds a variant less often than chaos (unless it may be
+# a data race: the pass's stated limit), or when a variant of a schedule class
+# is never found by either.
 set -u
 KIT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$KIT/kit/cmd/common.sh"
@@ -129,11 +130,15 @@ bad=0
     echo "  variant                                              class         sched finds  sched  chaos  replays  first verdict"
     cat "$OUT/table"
 } >"$OUT/table.txt"
-awk -F '\t' 'NR > 1 && $4 < $5 { print "  weaker than chaos: " $1 }
+# A variant that may also be called a data race can do its harm between two
+# pthread calls, where this scheduler never switches (the pass's stated limit:
+# ThreadSanitizer's job): missing it is listed, not counted as a problem.
+awk -F '\t' 'NR > 1 && $4 < $5 && $2 ~ /data-race/ { print "  a race between pthread calls (TSan and chaos find it): " $1 > "/dev/stderr"; next }
+              NR > 1 && $4 < $5 { print "  weaker than chaos: " $1 }
               NR > 1 && $4 == 0 && $5 == 0 { print "  never found: " $1 }
               NR > 1 && $6 != "-" && $6 != $7 { print "  replay differs: " $1 " (" $6 "/" $7 ")" }' \
-    "$OUT/strength.tsv" >"$OUT/problems"
-cat "$OUT/table.txt"
+    "$OUT/strength.tsv" >"$OUT/problems" 2>"$OUT/limits"
+cat "$OUT/table.txt" "$OUT/limits"
 if [ -s "$OUT/problems" ]; then cat "$OUT/problems"; bad=1; fi
 n=$(($(wc -l <"$OUT/strength.tsv") - 1))
 found=$(awk -F '\t' 'NR > 1 && $4 > 0' "$OUT/strength.tsv" | wc -l)
