@@ -41,7 +41,9 @@ trap 'rm -rf "$TMPDIR"' EXIT
 passed=0 failed=0
 ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
 bad() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
-section() { printf '\n== %s\n' "$*"; }
+T0=$(date +%s)
+# A section's heading, with the minutes and seconds since the suite began.
+section() { e=$(( $(date +%s) - T0 )); printf '\n== %s  [%d:%02d]\n' "$*" $((e / 60)) $((e % 60)); }
 
 # Grade SUBMISSION into DIR (results.json + summary); quiet.
 grade_into() {
@@ -131,6 +133,13 @@ done <"$B/known-bad.list"
 # submissions of their own, each platform's rule applied to what it writes).
 sh tests/kit/classroom-check.sh "$B/classroom" >"$B/classroom.log" 2>&1 &
 classroom_pid=$!
+# So is the sched pass's own check (kit/cmd/schedcheck.sh; book B.1): a smaller
+# run than the measured one (2 seeds, 3 replays), mostly waiting for hangs.
+# -s: how many seeds a variant takes is reported; a replay that differs fails.
+if [ "${TL_SELFTEST_QUICK:-0}" != 1 ]; then
+    sh kit/cmd/schedcheck.sh -s -n 2 -r 3 ${ONLY:+-e "$ONLY"} "$B/sched" >"$B/sched.log" 2>&1 &
+    sched_pid=$!
+fi
 # Two variants per CPU at a time: a grade spends much of its time blocked (a
 # hanging variant waits for its watchdog), and its verdict does not depend on the
 # load. Each grade itself runs its exercise's passes in sequence.
@@ -153,6 +162,20 @@ done <"$B/variants.list"
 section "classroom packages: every platform's own rule gives the kit's score"
 if wait "$classroom_pid"; then ok "tests/kit/classroom-check.sh: $(tail -n 1 "$B/classroom.log")"; else
     bad "the classroom packages do not score as the kit does:"; grep -E 'FAIL' "$B/classroom.log" | head -n 20 | sed 's/^/      /'
+fi
+
+if [ -n "${sched_pid:-}" ]; then
+    section "the sched pass: the known bugs it finds, in how many seeds; every failing seed replayed"
+    if wait "$sched_pid"; then ok "$(tail -n 1 "$B/sched.log")"; else
+        bad "the sched pass's check failed (build/selftest/sched.log):"; grep -E 'replay differs|weaker|never found|schedcheck' "$B/sched.log" | head -n 10 | sed 's/^/      /'
+    fi
+    [ -s "$B/sched/table.txt" ] && cat "$B/sched/table.txt"
+    [ -s "$B/sched/limits" ] && cat "$B/sched/limits"
+    if sh kit/cmd/schedcheck.sh -f 5 ${ONLY:+-e "$ONLY"} "$B/sched-fair" >"$B/sched-fair.log" 2>&1; then
+        ok "$(head -n 1 "$B/sched-fair.log")"
+    else
+        bad "the sched pass failed a reference solution:"; sed 's/^/      /' "$B/sched-fair.log" | head -n 10
+    fi
 fi
 
 section "an instructor's hidden tests (EXTRA_TESTS) are graded and kept hidden"
