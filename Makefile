@@ -80,9 +80,10 @@ exercises:
 timelines: tools programs
 	@sh kit/cmd/chapters.sh timelines $(BUILD)/timelines
 
-## progress: a quick table of your exercises (functional tests and ThreadSanitizer)
+## progress: a quick table of your exercises (functional tests and ThreadSanitizer) [SUBMISSION=DIR] [EX=ch/ex]
 progress: deps
-	@sh kit/grade/grade.sh -P "func tsan" -b -r $(BUILD)/progress/results.json $(if $(EX),-e $(EX)) $(if $(CH),-e $(CH))
+	@sh kit/grade/grade.sh -P "func tsan" -b -r $(BUILD)/progress/results.json $(if $(SUBMISSION),-s $(SUBMISSION)) \
+	    $(if $(EX),-e $(EX)) $(if $(CH),-e $(CH))
 
 ## grade: grade exercises with every pass [SUBMISSION=DIR] [EX=ch/ex] [RESULTS=file] [EXTRA_TESTS=DIR] [FORMATS=tap,junit,autolab,classroom]
 grade: deps

@@ -296,6 +296,9 @@ timeline_ex() {
         -pthread -ldl -o "$B/timeline/$ch/$ex" || die "your $ch/$ex.c does not compile (see above)"
     tr=$B/traces/${name:-$ch--$ex}.trace
     mkdir -p "$B/traces"
+    if [ "$src" = chapters ] && is_skeleton "$ch" "$ex" "chapters/$ch/$ex.c"; then
+        die "chapters/$ch/$ex.c is still the kit's skeleton: there is nothing of yours to draw yet. Write it first (its contract is chapters/$ch/$ex.h; make hint EX=$ch/$ex helps), then run make timeline EX=$ch/$ex again."
+    fi
     TL_TRACE=$tr timeout 20 "$B/timeline/$ch/$ex" || echo "  (the workload exited with status $?; drawing what it recorded)"
     if [ -n "$name" ]; then
         draw "$tr" "$out" "$name" "$name at work" "$B/timeline/$ch/$ex"

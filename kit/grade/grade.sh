@@ -53,6 +53,10 @@ grade_one() {
         measure_speed
     fi
     echo "ms=$(( $(now_ms) - start ))" >>"$B/meta"
+    # A progress line for whoever watches a terminal (never into results or logs).
+    if [ -t 2 ] && [ -z "${TL_QUIET:-}" ]; then
+        printf '  graded %s/%s (%d.%d s)\n' "$ch" "$ex" $(( ($(now_ms) - start) / 1000 )) $(( ($(now_ms) - start) % 1000 / 100 )) >&2
+    fi
 }
 
 # The exercise's settings from its .ex file (title points passes book deps), the
@@ -136,21 +140,6 @@ copy_sources() {
         fi
     done
     return 0
-}
-
-# Whether file $3 is still the skeleton of exercise $1/$2 that the kit shipped:
-# its checksum is in kit/grade/skeletons.sum (sha256sum's format, written by
-# classroom.sh into every package), else, in the kit's own checkout, the file
-# is the one git has at HEAD. A package never asks git: in a student's
-# repository HEAD is the student's own commit.
-is_skeleton() {
-    sums=$KIT/kit/grade/skeletons.sum
-    if [ -f "$sums" ]; then
-        h=$(sha256sum <"$3" | cut -d' ' -f1)
-        grep -qx "$h  chapters/$1/$2.c" "$sums"
-    else
-        git -C "$KIT" show "HEAD:chapters/$1/$2.c" 2>/dev/null | cmp -s - "$3"
-    fi
 }
 
 # Build each variant, all at once (they are independent): the learner's code with

@@ -10,10 +10,30 @@
  * text_put, which turns control bytes into '?'.
  */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "report.h"
+
+/* An ANSI colour for the verdicts, only on a terminal and never with NO_COLOR
+ * set (https://no-color.org) or TERM=dumb; "" otherwise. */
+static const char *colour(const char *code)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+        on = isatty(STDOUT_FILENO) && (nc == NULL || nc[0] == '\0') &&
+             !(term != NULL && strcmp(term, "dumb") == 0);
+    }
+    return on ? code : "";
+}
+#define GREEN colour("\033[32m")
+#define RED colour("\033[31m")
+#define YELLOW colour("\033[33m")
+#define BOLD colour("\033[1m")
+#define PLAIN colour("\033[0m")
 
 #define ENTRY_LINES 30 /* lines of one test's evidence in the terminal */
 #define PASS_LINES 14  /* ...and of a whole further pass (often the same evidence again) */
@@ -58,11 +78,11 @@ static void table_row(const struct ex *e)
     snprintf(sc, sizeof sc, "%.2f/%g", e->score, e->qmax / 4.0); /* quarters: 2 decimals are exact */
     pass_times(e, times, sizeof times);
     if (e->cls == TL_NONE)
-        printf("%-40s %9s  passed (%s) %.1fs\n", name, sc, times[0] ? times : e->passes,
-               e->ms / 1000.0);
+        printf("%-40s %9s  %spassed%s (%s) %.1fs\n", name, sc, GREEN, PLAIN,
+               times[0] ? times : e->passes, e->ms / 1000.0);
     else
-        printf("%-40s %9s  %s %.1fs\n", name, sc,
-               e->untouched ? "not started" : tl_class_name[e->cls], e->ms / 1000.0);
+        printf("%-40s %9s  %s%s%s %.1fs\n", name, sc, e->untouched ? YELLOW : RED,
+               e->untouched ? "not started" : tl_class_name[e->cls], PLAIN, e->ms / 1000.0);
 }
 
 /* The index of the entry to show first for e: its class's, else the first failing. */
@@ -179,7 +199,7 @@ static bool only_not_run(const struct entry *en)
 static void exercise_detail(const struct report *r, int i)
 {
     const struct ex *e = &r->ex[i];
-    printf("\n== %s/%s: %s (%s)\n", e->ch, e->ex, e->title, tl_class_name[e->cls]);
+    printf("\n%s== %s/%s: %s (%s)%s\n", BOLD, e->ch, e->ex, e->title, tl_class_name[e->cls], PLAIN);
     char times[300];
     pass_times(e, times, sizeof times);
     if (times[0])
