@@ -553,6 +553,8 @@ static long long ts_ns(const struct timespec *t);
 #define SCHED_FAIR_STEPS 5000            /* steps a runnable thread may wait before it runs */
 #define SCHED_STEP_NS 1000               /* virtual time a step takes (a clock read too) */
 #define SCHED_YIELD_NS 20000             /* virtual time a sched_yield gives away */
+#define SCHED_IDLE_NAPS 1000             /* naps in a row, no other call, before yields speed up */
+#define SCHED_IDLE_MAX_NS 10000000LL     /* the most virtual time one such yield gives away */
 #define SCHED_TEST_STEPS 1500000UL       /* steps a test may take (the solutions' most: ~250k) */
 #define SCHED_BACKSTOP TL_SCHED_BACKSTOP /* the real watchdog fires at this many times the virtual
                                             limit (the sched pass's timeout multiplier is 4 x 2) */
@@ -586,6 +588,7 @@ static struct {
     long long vt;                /* virtual ns since the schedule began */
     long long base_real, base_mono;
     unsigned long steps;         /* decisions made */
+    unsigned long idle;          /* naps in a row with no other switch point (sched_nap) */
     uint64_t trail;              /* a hash of every decision: same seed, same trail */
     unsigned long change[PCT_DEPTH];
     int low;                     /* the next lowest priority to hand out */
@@ -700,6 +703,7 @@ void tl_sched_begin(const char *test)
         if (SC[i].st != SK_FREE)
             SC[i].prio = (int)(sched_rand() % 1000000) + PCT_DEPTH;
     S.trail = 0;
+    S.idle = 0;
     __real_pthread_mutex_unlock(&S.mu);
 }
 
@@ -911,16 +915,24 @@ static void sched_switch(int me, int next)
         wait_turn(me);
 }
 
-/* A switch point: the scheduler may let another thread run first. */
-static void sched_point(void)
+/* A switch point: the scheduler may let another thread run first. A call
+ * the learner's code makes (progress) ends a run of idle naps. */
+static void sched_point_of(bool progress)
 {
     if (!tl_sched_active())
         return;
     __real_pthread_mutex_lock(&S.mu);
+    if (progress)
+        S.idle = 0;
     int me = sched_me();
     if (me >= 0 && SC[me].st == SK_RUN)
         sched_switch(me, sched_pick(me));
     __real_pthread_mutex_unlock(&S.mu);
+}
+
+static void sched_point(void)
+{
+    sched_point_of(true);
 }
 
 /* Parks the caller on obj (for why, until virtual time `wake`, -1: none) and
@@ -947,11 +959,22 @@ static int sched_park(int why, const void *obj, long long wake)
     return w;
 }
 
-/* Lets every other runnable thread run first, and virtual time pass by ns. */
+/* Lets every other runnable thread run first, and virtual time pass by ns.
+ * When every thread has only yielded or napped for SCHED_IDLE_NAPS in a row
+ * (threads spinning on a flag nobody will set), each further yield gives away
+ * more virtual time, up to SCHED_IDLE_MAX_NS: a spin that never ends reaches
+ * the test's time limit in thousands of steps, not millions, and still at the
+ * same step on every run. A sleep keeps its exact length. */
 static void sched_nap(long long ns)
 {
     __real_pthread_mutex_lock(&S.mu);
-    park_locked(SWHY_NAP, NULL, S.vt + (ns > SCHED_YIELD_NS ? ns : SCHED_YIELD_NS));
+    long long d = SCHED_YIELD_NS;
+    if (++S.idle > SCHED_IDLE_NAPS) {
+        unsigned long k = S.idle - SCHED_IDLE_NAPS;
+        d = k >= SCHED_IDLE_MAX_NS / SCHED_YIELD_NS ? SCHED_IDLE_MAX_NS
+                                                    : SCHED_YIELD_NS * (long long)(1 + k);
+    }
+    park_locked(SWHY_NAP, NULL, S.vt + (ns > d ? ns : d));
     __real_pthread_mutex_unlock(&S.mu);
 }
 
@@ -1875,7 +1898,7 @@ int __wrap_sem_wait(sem_t *sem)
 {
     if (!tl_sched_active())
         return __real_sem_wait(sem);
-    sched_point();
+    sched_point_of(false); /* the tests' own waits: not the learner's progress */
     while (sem_trywait(sem) != 0) {
         if (errno != EAGAIN)
             return -1;
@@ -1888,7 +1911,7 @@ int __wrap_sem_timedwait(sem_t *sem, const struct timespec *abs)
 {
     if (!tl_sched_active())
         return __real_sem_timedwait(sem, abs);
-    sched_point();
+    sched_point_of(false); /* the tests' own waits: not the learner's progress */
     for (;;) {
         if (sem_trywait(sem) == 0)
             return 0;
