@@ -16,6 +16,9 @@
 #   -r REPLAYS  reruns of the first failing seed (default 20)
 #   -e CH       only this chapter (NN or its name)
 #   -s          soft: only a replay that differs makes the exit status 1
+#   -w LIST     the variants from LIST (lines: id ch ex expect file workfolder, as
+#               grade.sh -k left them built), instead of building each here
+#   -C          no chaos runs (the chaos column shows -)
 #   -f SEEDS    instead: fairness, the reference solutions under seeds 1..SEEDS
 # Writes OUT/strength.tsv and prints the table; exits 1 when a replay differs,
 # when the sched pass finds a variant less often than chaos (unless it may be
@@ -47,18 +50,22 @@ run_once() {
     echo "$st"
 }
 
-# Measures one variant; writes OUT/v/<id>.row.
+# Measures one variant (in work folder $6, already built, when given); writes
+# OUT/v/<id>.row.
 measure() {
-    id=$1 ch=$2 ex=$3 expect=$4 f=$5
+    id=$1 ch=$2 ex=$3 expect=$4 f=$5 w=${6:-}
     d=$OUT/v/$id
     rm -rf "$d"
     mkdir -p "$d/sub/$ch"
-    cp solutions/"$ch"/*.c "$d/sub/$ch/"
-    cp "$f" "$d/sub/$ch/$ex.c"
-    w=$(TL_QUIET=1 TMPDIR=$d sh kit/grade/grade.sh -s "$d/sub" -e "$ch/$ex" -P build -k -r "$d/r.json" 2>&1 |
-        sed -n 's/^work folder kept: //p')
-    w=$w/$ch/$ex
+    if [ -z "$w" ]; then
+        cp solutions/"$ch"/*.c "$d/sub/$ch/"
+        cp "$f" "$d/sub/$ch/$ex.c"
+        w=$(TL_QUIET=1 TMPDIR=$d sh kit/grade/grade.sh -s "$d/sub" -e "$ch/$ex" -P build -k -r "$d/r.json" 2>&1 |
+            sed -n 's/^work folder kept: //p')
+        w=$w/$ch/$ex
+    fi
     first=- nsched=0 nchaos=0 ms=-
+    [ "$CHAOS" = 1 ] || nchaos=-
     s=1
     while [ "$s" -le "$SEEDS" ]; do
         t0=$(now_ms)
@@ -66,7 +73,7 @@ measure() {
             nsched=$((nsched + 1))
             if [ "$first" = - ]; then first=$s ms=$(( $(now_ms) - t0 )); cp "$w/trail" "$d/trail.first"; fi
         fi
-        [ "$(run_once "$w" chaos "$s")" = fail ] && nchaos=$((nchaos + 1))
+        if [ "$CHAOS" = 1 ] && [ "$(run_once "$w" chaos "$s")" = fail ]; then nchaos=$((nchaos + 1)); fi
         s=$((s + 1))
     done
     same=-
@@ -88,10 +95,12 @@ if [ "${1:-}" = --one ]; then
     exit 0
 fi
 
-USAGE="usage: schedcheck.sh [-n SEEDS] [-r REPLAYS] [-e CH] [-s] OUT | -f SEEDS [-e CH] OUT"
-SEEDS=4 REPLAYS=20 ONLY="" FAIR=0 SOFT=0
-while getopts n:r:e:f:s o; do
+USAGE="usage: schedcheck.sh [-n SEEDS] [-r REPLAYS] [-e CH] [-s] [-w LIST] [-C] OUT | -f SEEDS [-e CH] OUT"
+SEEDS=4 REPLAYS=20 ONLY="" FAIR=0 SOFT=0 LIST="" CHAOS=1
+while getopts n:r:e:f:sw:C o; do
     case $o in
+        w) LIST=$OPTARG ;;
+        C) CHAOS=0 ;;
         n) SEEDS=$OPTARG ;;
         r) REPLAYS=$OPTARG ;;
         e) ONLY=$OPTARG ;;
@@ -141,16 +150,16 @@ fi
 
 # ---------------------------------------------------------------- variants
 : >"$OUT/variants.list"
-known_bad "$ONLY" | while read -r id ch ex expect f; do
+if [ -n "$LIST" ]; then cat "$LIST"; else known_bad "$ONLY"; fi | while read -r id ch ex expect f work; do
     case "|$expect|" in *"|hang|"* | *"|lost-wakeup|"* | *"|deadlock|"* | *"|wrong-result|"*) ;; *) continue ;; esac
     case "$f" in */hostile/*) continue ;; esac
     # shellcheck disable=SC1090
     p=$( . "$(ex_file "$ch" "$ex")"; echo "${passes:-}")
     case " $p " in *" sched "*) ;; *) continue ;; esac
-    echo "$id $ch $ex $expect $f" >>"$OUT/variants.list"
+    echo "$id $ch $ex $expect $f${work:+ $work}" >>"$OUT/variants.list"
 done
 
-export KIT OUT SEEDS REPLAYS
+export KIT OUT SEEDS REPLAYS CHAOS
 JOBS=1 xargs -P "$(nproc)" -L 1 sh "$KIT/kit/cmd/schedcheck.sh" --one <"$OUT/variants.list"
 
 # ---------------------------------------------------------------- the table
@@ -160,7 +169,7 @@ awk -F '\t' -v n="$SEEDS" '
     NR == 1 { next }
     {
         found = $3 == "-" ? "not in " n : "seed " $3
-        printf "  %-52s %-13s %-11s %d/%d   %d/%d   %s   %s\n", $1, $2, found, $4, n, $5, n,
+        printf "  %-52s %-13s %-11s %d/%d   %s/%d   %s   %s\n", $1, $2, found, $4, n, $5, n,
                $6 == "-" ? "-" : $6 "/" $7, $8 == "-" ? "-" : $8 " ms"
     }' "$OUT/strength.tsv" >"$OUT/table"
 bad=0
@@ -174,6 +183,7 @@ bad=0
 awk -F '\t' 'NR > 1 && $4 < $5 && $2 ~ /data-race/ { print "  a race between pthread calls (TSan and chaos find it): " $1 > "/dev/stderr"; next }
               NR > 1 && $4 < $5 { print "  weaker than chaos: " $1 }
               NR > 1 && $4 == 0 && $5 == 0 { print "  never found: " $1 }
+              NR > 1 && $4 == 0 && $5 == "-" && $2 !~ /data-race/ { print "  not found by the sched pass: " $1 }
               NR > 1 && $6 != "-" && $6 != $7 { print "  replay differs: " $1 " (" $6 "/" $7 ")" }' \
     "$OUT/strength.tsv" >"$OUT/problems" 2>"$OUT/limits"
 cat "$OUT/table.txt" "$OUT/limits"

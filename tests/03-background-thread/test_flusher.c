@@ -627,6 +627,10 @@ TL_TEST(failures_are_reported_and_leave_nothing_behind)
     struct flush_call fc = {f, &s, -1};
     tl_assert(tl_call_bounded(flush_and_note, &fc), TL_LOST_WAKEUP,
               "flusher_flush_now did not return within %.1f s", tl_bound_s());
+    tl_assert(fc.seen >= n || atomic_load(&s.disorder) != 0, TL_WRONG,
+              "flush_now returned when the sink had %ld of the %ld items written before it "
+              "(%ld writes were refused): it must wait, in a `while`, until they are all flushed",
+              fc.seen, n, refused);
     tl_assert(fc.seen == n && atomic_load(&s.disorder) == 0, TL_ERROR_PATH,
               "%ld writes succeeded and %ld were refused (ENOMEM), but the sink got %ld items "
               "(%ld out of order or twice): a refused write must append nothing", n, refused,

@@ -1,5 +1,5 @@
-/* expect: wrong-result */
-/* BUG (queue--if-not-while): waits with `if` instead of `while`, so a popper woken after another thread took the task goes on as if the queue were closed, and a pusher woken after another pusher refilled the slot overwrites a queued task */
+/* expect: wrong-result|lost-wakeup */
+/* BUG (queue--if-not-while): waits with `if` instead of `while`, so a popper woken after another thread took the task goes on as if the queue were closed, and a pusher woken after another pusher refilled the slot overwrites a queued task (the counts go wrong, and one pusher may then sleep for good on a queue that looks full: the sched pass can see that as a lost wake-up) */
 /*
  * queue.c - a bounded blocking queue of tasks (a known-buggy variant: see the BUG line above).
  *
