@@ -274,7 +274,7 @@ timeline_sched() {
     rm -f "$tr"
     echo "  running the tests of $ch/$ex${TEST:+ (only $TEST)} with SCHED_SEED=$SCHED_SEED TL_INPUT_SEED=${TL_INPUT_SEED:-1}, one thread at a time"
     TL_TRACE=$tr TL_SCHED_SEED=$SCHED_SEED TL_INPUT_SEED=${TL_INPUT_SEED:-1} CK_FORK=no CK_TIMEOUT_MULTIPLIER=8 \
-        CK_RUN_CASE=${TEST:-} timeout 120 "$bin" 2>&1 | grep -v '^HANG ' | sed 's/^/    /'
+        env ${TEST:+CK_RUN_CASE="$TEST"} timeout 120 "$bin" 2>&1 | grep -v '^HANG ' | sed 's/^/    /'
     draw "$tr" "$out" "$name" "your $ch/$ex under SCHED_SEED=$SCHED_SEED${TEST:+, test $TEST}" "$bin"
 }
 

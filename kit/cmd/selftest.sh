@@ -222,6 +222,10 @@ if sh kit/bench/bench.sh --smoke >"$B/bench.log" 2>&1; then ok "$(tail -n 1 "$B/
 
 section "book.md and diagrams"
 if sh kit/cmd/book.sh check >"$B/book.log" 2>&1; then ok "$(cat "$B/book.log")"; else bad "book.md excerpts drifted:"; sed 's/^/      /' "$B/book.log" | head -n 20; fi
+# README's table of bug classes names every class the grader can give.
+unlisted=$(sed -n 's/^TL_CLASS([A-Z_]*, "\([a-z-]*\)".*/\1/p' kit/proto/protocol.def |
+    while read -r c; do grep -q "^| \`$c\` |" README.md || printf '%s ' "$c"; done)
+if [ -z "$unlisted" ]; then ok "README lists every bug class"; else bad "README's class table lacks: $unlisted"; fi
 if sh kit/cmd/links.sh >"$B/links.log" 2>&1; then ok "$(tail -n 1 "$B/links.log")"; else
     bad "links or images that do not resolve:"; sed 's/^/      /' "$B/links.log" | head -n 20; fi
 if command -v pandoc >/dev/null 2>&1; then

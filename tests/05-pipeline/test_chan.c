@@ -106,8 +106,12 @@ static void start_blocked(struct caller *k, pthread_t *th, int n, void *(*fn)(vo
         tl_check_rc(pthread_create(&th[i], NULL, fn, &k[i]), "pthread_create");
     }
     bool blocked = tl_await_blocked_n(TL_ST_COND, before + n);
-    tl_assert(atomic_load(returned) == 0, TL_WRONG, "%s returned %d: it must block", what,
-              k[0].rc);
+    long spurious = tl_counts_now().cond_spurious;
+    tl_assert(atomic_load(returned) == 0, TL_WRONG, "%s returned %d: it must block%s", what,
+              k[0].rc,
+              spurious > 0 ? " (a condition wait woke without a signal here, as POSIX allows: the "
+                             "wait must sit in a `while` that checks again, not an `if`)"
+                           : "");
     tl_assert(blocked, TL_BUSY_WAIT,
               "%s: %d thread(s) calling it never waited on a condition variable (%d of %d did)",
               what, n, tl_blocked_count(TL_ST_COND) - before, n);

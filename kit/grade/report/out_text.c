@@ -255,7 +255,7 @@ void write_text(const struct report *r)
         table_row(&r->ex[i]);
         char sp[300];
         speed_line(&r->ex[i], sp, sizeof sp);
-        if (sp[0])
+        if (sp[0] && !r->ex[i].untouched) /* nothing to measure in a skeleton */
             printf("  %s\n", sp);
         if (r->opt.brief)
             brief_warnings(&r->ex[i]);

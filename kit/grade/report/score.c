@@ -123,6 +123,10 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
                                                    : "random walk");
     en->cls = p->ok ? TL_NONE : p->cls;
     const char *book = NULL;
+    /* The test the sched pass's "Draw it" line names: the first whose failure
+     * is new here, else the first that failed at all. */
+    const char *draw = NULL, *draw_any = NULL;
+    struct sbuf again = {0}; /* tests whose failure was shown before: one line */
     for (int i = 0; i < p->nt; i++) {
         if (p->t[i].ok)
             continue;
@@ -131,19 +135,19 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
         char h[100];
         human(p->t[i].name, h, sizeof h);
         const char *msg = sb_str(&p->t[i].msg);
+        bool unrun = strstr(msg, "not run: ") != NULL;
         int before = failed_before(e, p, &p->t[i]);
-        if (before == 0) {
-            sb_printf(&en->out, "%s: fails here too (%s), as its own entry shows: \"%s/%s: %s\".\n",
-                      h, tl_class_name[p->t[i].cls], e->ch, e->ex, h);
-            continue;
-        }
-        if (before > 0) {
+        if (before >= 0) {
             char t2[200];
-            sb_printf(&en->out, "%s: fails here too (%s), as under \"%s/%s: %s\".\n", h,
-                      tl_class_name[p->t[i].cls], e->ch, e->ex,
-                      pass_title(e->p[before].pass, t2, sizeof t2));
+            sb_printf(&again, "%s%s (%s%s%s)", again.n ? "; " : "", h, tl_class_name[p->t[i].cls],
+                      before > 0 ? ", as under " : "",
+                      before > 0 ? pass_title(e->p[before].pass, t2, sizeof t2) : "");
+            if (draw_any == NULL && !unrun)
+                draw_any = p->t[i].name;
             continue;
         }
+        if (draw == NULL && !unrun)
+            draw = p->t[i].name;
         if (strstr(msg, "not run: ") == NULL && p->t[i].intent != NULL) {
             sb_printf(&en->out, "%s:\n", h);
             intent_line(&en->out, "", p->t[i].intent);
@@ -154,6 +158,11 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
         if (strchr(msg, '\n') == NULL)
             sb_printf(&en->out, "\n");
     }
+    if (draw == NULL)
+        draw = draw_any;
+    if (again.n)
+        sb_printf(&en->out, "Fails here too, as already shown: %s.\n", sb_str(&again));
+    free(again.s);
     if (strcmp(p->pass, "tsan") == 0 && !p->ok && e->fence)
         sb_printf(&en->out, "Note: ThreadSanitizer does not understand atomic_thread_fence, "
                             "so code that relies on a fence is reported as racy even when it "
@@ -162,8 +171,9 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
     if (strcmp(p->pass, "sched") == 0 && !p->ok && !p->skipped)
         sb_printf(&en->out, "The same seed replays the same interleaving of pthread calls, and the same "
                             "failure:\n  make grade EX=%s/%s SCHED_SEED=%s TL_INPUT_SEED=%s\n"
-                            "Draw it: make timeline EX=%s/%s SCHED_SEED=%s TL_INPUT_SEED=%s\n",
-                  e->ch, e->ex, e->sseed, e->iseed, e->ch, e->ex, e->sseed, e->iseed);
+                            "Draw it: make timeline EX=%s/%s SCHED_SEED=%s TL_INPUT_SEED=%s%s%s\n",
+                  e->ch, e->ex, e->sseed, e->iseed, e->ch, e->ex, e->sseed, e->iseed,
+                  draw != NULL ? " TEST=" : "", draw != NULL ? draw : "");
     if (strcmp(p->pass, "chaos") == 0 && !p->ok && !p->skipped)
         sb_printf(&en->out, "Replay these yields with: make grade EX=%s/%s CHAOS_SEED=%s\n",
                   e->ch, e->ex, e->seed);
