@@ -86,7 +86,7 @@ before=$(kit_sum)
 
 section "reference solutions score full marks"
 grade_into solutions "$B/solutions" ${ONLY:+-e "$ONLY"} &
-grade_into "$SKEL" "$B/skeletons" ${ONLY:+-e "$ONLY"} &
+TL_GRADE_SKELETONS=1 grade_into "$SKEL" "$B/skeletons" ${ONLY:+-e "$ONLY"} &
 wait
 while read -r name score max cls _seeds; do
     if [ "$score" = "$max" ]; then ok "$name $score/$max"; else bad "$name scored $score/$max ($cls): see below"; fi
@@ -188,7 +188,7 @@ if jq -e '.tests[] | select(.name == "01-fork-join/sum: negative numbers cancel 
 else
     bad "the hidden test from tests/kit/extra is missing from results.json or not hidden"
 fi
-grade_into "$SKEL" "$B/extra-skel" -e 01-fork-join/sum -x tests/kit/extra
+TL_GRADE_SKELETONS=1 grade_into "$SKEL" "$B/extra-skel" -e 01-fork-join/sum -x tests/kit/extra
 if jq -e '.tests[] | select(.name == "01-fork-join/sum: negative numbers cancel out" and .score == 0)' "$B/extra-skel/results.json" >/dev/null; then
     ok "hidden test fails the skeleton"; else bad "the hidden test does not fail the skeleton"; fi
 

@@ -47,10 +47,18 @@ grade_one() {
     start=$(now_ms)
     cp "$KIT/chapters/$ch/"*.h "$B/inc/" 2>/dev/null
     read_exercise
-    if build_tests && write_meta && copy_sources && build_variants; then
-        echo "compile=ok" >>"$B/meta"
-        run_passes
-        measure_speed
+    untouched=0
+    if build_tests && write_meta && copy_sources; then
+        # A skeleton nobody has started scores zero without running its tests
+        # (seconds instead of a minute per exercise in make progress);
+        # TL_GRADE_SKELETONS=1 runs them, as make test does to prove they fail.
+        if [ "$untouched" = 1 ] && [ "${TL_GRADE_SKELETONS:-0}" != 1 ]; then
+            echo "compile=untouched" >>"$B/meta"
+        elif build_variants; then
+            echo "compile=ok" >>"$B/meta"
+            run_passes
+            measure_speed
+        fi
     fi
     echo "ms=$(( $(now_ms) - start ))" >>"$B/meta"
     # A progress line for whoever watches a terminal (never into results or logs).
@@ -137,6 +145,7 @@ copy_sources() {
         # An exercise file still identical to the kit's skeleton has not been started.
         if [ "$unit" = "$ex" ] && is_skeleton "$ch" "$ex" "$f"; then
             echo "untouched=1" >>"$B/meta"
+            untouched=1
         fi
     done
     return 0

@@ -429,6 +429,12 @@ static void crash_frames(struct ex *e)
 /* The headline of an exercise that did not build or was not submitted. */
 static void judge_unbuilt(struct ex *e)
 {
+    if (strcmp(e->compile, "untouched") == 0) { /* a skeleton: its tests were not run */
+        e->cls = TL_WRONG;
+        sb_printf(&e->summary, "not started: chapters/%s/%s.c is still the kit's skeleton\n", e->ch,
+                  e->ex);
+        return;
+    }
     char path[4500];
     bool cheat = strcmp(e->compile, "cheat") == 0;
     pathf(path, sizeof path, "%s%s", e->dir, cheat ? "cheat.log" : "compile.log");

@@ -199,7 +199,8 @@ static bool only_not_run(const struct entry *en)
 static void exercise_detail(const struct report *r, int i)
 {
     const struct ex *e = &r->ex[i];
-    printf("\n%s== %s/%s: %s (%s)%s\n", BOLD, e->ch, e->ex, e->title, tl_class_name[e->cls], PLAIN);
+    printf("\n%s== %s/%s: %s (%s)%s\n", BOLD, e->ch, e->ex, e->title,
+           e->untouched ? "not started" : tl_class_name[e->cls], PLAIN);
     char times[300];
     pass_times(e, times, sizeof times);
     if (times[0])

@@ -47,6 +47,12 @@ void advice(const struct ex *e, enum tl_class c, const char *book, struct sbuf *
 {
     if (c == TL_NONE)
         return;
+    if (strcmp(e->compile, "untouched") == 0) { /* no bug yet: nothing was written */
+        sb_printf(b, "Start here: the contract is chapters/%s/%s.h; read book.md, section \"%s\", "
+                  "then fill in the TODOs. Hints, one at a time: make hint EX=%s/%s.\n",
+                  e->ch, e->ex, e->book, e->ch, e->ex);
+        return;
+    }
     sb_printf(b, "Bug class: %s - %s.\n", tl_class_name[c], tl_class_why[c]);
     const char *sec = book != NULL && book[0] ? book : e->book;
     if (sec[0])
@@ -190,7 +196,7 @@ static void unrun_entry(struct ex *e, const char *pass, int qmax, struct entry *
     en->qmax = qmax;
     en->cls = e->cls;
     const char *s = sb_str(&e->summary);
-    if (e->cls == TL_MISSING)
+    if (e->cls == TL_MISSING || e->untouched)
         sb_printf(&en->out, "Not run: %s", s);
     else
         sb_printf(&en->out, "Not run: the exercise %s.\n",
