@@ -36,9 +36,10 @@ stamp=$(mktemp)
 trap 'rm -f "$stamp"; echo; exit 0' INT TERM
 first=1
 while :; do
-    changed=""
+    changed="" why="saved"
     if [ "$first" = 1 ] && [ -n "$sel" ]; then
         changed=$(printf '%s\n' "$exercises" | tr ' ' '/')
+        why="first grade"
     else
         # shellcheck disable=SC2086
         new=" $(find $files -newer "$stamp" 2>/dev/null | tr '\n' ' ')"
@@ -48,13 +49,16 @@ while :; do
                     case "$new" in *" $f "*) echo "$ch/$ex"; break ;; esac
                 done
             done)
+            why="$(printf '%s' "$new" | sed 's/^ //; s/ $//; s/ /, /g') saved"
         fi
     fi
     first=0
     touch "$stamp"
     for e in $changed; do
-        printf '\n[%s] %s changed - grading (functional + ThreadSanitizer)...\n' "$(date +%H:%M:%S)" "$e"
+        printf '\n[%s] %s - grading %s (the quick passes: functional + ThreadSanitizer)...\n' \
+            "$(date +%H:%M:%S)" "$why" "$e"
         sh kit/grade/grade.sh -P "func tsan" -b -e "$e" -r build/watch/results.json | sed '1,/^--------/d'
+        echo "(Full marks here are not yet the grade: make grade EX=$e runs every pass.)"
     done
     sleep 1
 done
