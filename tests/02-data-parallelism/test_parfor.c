@@ -179,7 +179,8 @@ static void check_parfor(size_t n, int nthreads, size_t rendezvous)
     }
     tl_assert(nseen == (int)k || nc != k, TL_NOT_PARALLEL,
               "n=%zu nthreads=%d: the %zu chunks ran on %d distinct threads, expected %zu (the caller and "
-              "k - 1 threads)", n, nthreads, k, nseen, k);
+              "k - 1 threads; a thread joined before the next one starts leaves its id to it, so "
+              "threads run one after another look like fewer threads)", n, nthreads, k, nseen, k);
     tl_assert(c.threads_created == (long)k - 1 || k == 0, TL_WRONG,
               "n=%zu nthreads=%d: started %ld threads, expected k - 1 = %zu: the calling thread runs chunk 0 "
               "itself (parfor.h)", n, nthreads, c.threads_created, k == 0 ? 0 : k - 1);
