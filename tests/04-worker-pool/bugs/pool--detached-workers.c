@@ -37,7 +37,7 @@ struct slot {
 struct pool {
     pthread_mutex_t lock;
     pthread_cond_t not_empty; /* workers wait here: a task arrived, or closing was set */
-    pthread_cond_t not_full;  /* submitters wait here: a slot freed, or cancelled was set */
+    pthread_cond_t not_full;  /* submitters wait here: half the queue freed, or cancelled was set */
     pthread_cond_t idle;      /* pool_wait() waits here: count and running reached 0 */
     /* Guarded by lock. Invariant: head < capacity, count <= capacity. */
     struct slot *slots;
@@ -124,8 +124,8 @@ static void *worker_main(void *arg)
         p->head = p->head + 1 == p->capacity ? 0 : p->head + 1;
         p->count--;
         p->running++;
-        if (p->blocked_submitters > 0)
-            cond_signal(&p->not_full); /* one slot freed: one submitter can go on */
+        if (p->blocked_submitters > 0 && p->count == p->capacity / 2)
+            cond_broadcast(&p->not_full); /* half the queue free: room for a burst */
         mutex_unlock(&p->lock);
 
         t.fn(t.arg); /* never under the lock: tasks run in parallel */
