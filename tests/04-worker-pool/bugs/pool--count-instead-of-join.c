@@ -18,6 +18,18 @@
  * (idle_workers, blocked_submitters, idle_waiters), so a busy pool makes no
  * system calls at all. Nothing is allocated per task: tasks are copied into
  * slots allocated once.
+ *
+ * A submitter blocked on a full queue is woken when the workers have freed
+ * half of it, not at every freed slot: it then refills that half without
+ * sleeping again, so it pays one wake-up (a futex call by the worker, a
+ * context switch for itself) per capacity/2 tasks instead of one per task,
+ * and the workers, which never find the queue empty, keep both cores busy.
+ * Its wait is still "while the queue is full": a spurious or early wake-up
+ * finds room and goes on. (With capacity 1 or 2 it is woken at every freed
+ * slot, as before. The price: a submitter may sleep while a few slots are
+ * free, until the workers take capacity/2 more tasks, so a task that waits
+ * for a blocked submitter's task could wait longer than with one wake-up
+ * per slot.)
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pool.h"
