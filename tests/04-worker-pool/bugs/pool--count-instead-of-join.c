@@ -18,6 +18,18 @@
  * (idle_workers, blocked_submitters, idle_waiters), so a busy pool makes no
  * system calls at all. Nothing is allocated per task: tasks are copied into
  * slots allocated once.
+ *
+ * A submitter blocked on a full queue is woken when the workers have freed
+ * half of it, not at every freed slot: it then refills that half without
+ * sleeping again, so it pays one wake-up (a futex call by the worker, a
+ * context switch for itself) per capacity/2 tasks instead of one per task,
+ * and the workers, which never find the queue empty, keep both cores busy.
+ * Its wait is still "while the queue is full": a spurious or early wake-up
+ * finds room and goes on. (With capacity 1 or 2 it is woken at every freed
+ * slot, as before. The price: a submitter may sleep while a few slots are
+ * free, until the workers take capacity/2 more tasks, so a task that waits
+ * for a blocked submitter's task could wait longer than with one wake-up
+ * per slot.)
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pool.h"
@@ -37,7 +49,7 @@ struct slot {
 struct pool {
     pthread_mutex_t lock;
     pthread_cond_t not_empty; /* workers wait here: a task arrived, or closing was set */
-    pthread_cond_t not_full;  /* submitters wait here: a slot freed, or cancelled was set */
+    pthread_cond_t not_full;  /* submitters wait here: half the queue freed, or cancelled was set */
     pthread_cond_t idle;      /* pool_wait() waits here: count and running reached 0 */
     /* Guarded by lock. Invariant: head < capacity, count <= capacity. */
     struct slot *slots;
@@ -124,8 +136,8 @@ static void *worker_main(void *arg)
         p->head = p->head + 1 == p->capacity ? 0 : p->head + 1;
         p->count--;
         p->running++;
-        if (p->blocked_submitters > 0)
-            cond_signal(&p->not_full); /* one slot freed: one submitter can go on */
+        if (p->blocked_submitters > 0 && p->count == p->capacity / 2)
+            cond_broadcast(&p->not_full); /* half the queue free: room for a burst */
         mutex_unlock(&p->lock);
 
         t.fn(t.arg); /* never under the lock: tasks run in parallel */
