@@ -36,11 +36,13 @@ typedef void (*pool_fn)(void *arg);
  * joining) threads. */
 pool *pool_create(size_t nthreads, size_t capacity);
 
-/* Queue fn(arg) for a worker. Blocks while the queue is full. Returns 0, or
- * EPIPE once pool_cancel() has been called (also when it is called while
- * this call waits); the task is then not queued and will never run. A task
- * may submit further tasks, but if every worker blocks submitting into a
- * full queue, nobody is left to drain it. */
+/* Queue fn(arg) for a worker. Blocks while the queue is full; a pool may
+ * leave a blocked submitter asleep until the workers have freed up to half of
+ * the queue (a low-water mark: one wake-up per burst, book 4.6), never longer.
+ * Returns 0, or EPIPE once pool_cancel() has been called (also when it is
+ * called while this call waits); the task is then not queued and will never
+ * run. A task may submit further tasks, but if every worker blocks in
+ * pool_submit, nobody is left to drain the queue. */
 int pool_submit(pool *p, pool_fn fn, void *arg);
 
 /* Block until every task submitted so far has finished or been dropped:
