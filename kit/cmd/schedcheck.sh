@@ -45,7 +45,7 @@ run_once() {
         if env -i PATH="$PATH" LANG=C TL_INPUT_SEED="${INPUT_SEED:-1}" TL_TIMEOUT=4 CK_DEFAULT_TIMEOUT=4 \
             TL_SCHED_STATS=1 $e "$bin" >"$w/run.log" 2>&1; then :; else st=fail; fi
         sed -e 's/pid [0-9]*//' -e 's/0x[0-9a-f]*/ADDR/g' -e 's/^HANG [^ ]* T \([0-9]*\) \([a-z]*\) .*/T \1 \2/' \
-            -e '/^HANG .* M /d' "$w/run.log" | grep -E '^(threadlab: schedule|T [0-9]|.*: (Assertion|Early exit|Received)|.*passed)' 
+            -e '/^HANG .* M /d' "$w/run.log" | grep -a -E '^(threadlab: schedule|T [0-9]|.*: (Assertion|Early exit|Received)|.*passed)' 
     done >"$w/trail"
     echo "$st"
 }
