@@ -50,6 +50,13 @@ run_once() {
     echo "$st"
 }
 
+# Builds the test binaries of submission $1 for selection $2 (grade.sh -P
+# build -k, in folder $3) and prints the work folder grade.sh kept them in.
+build_kept() {
+    TL_QUIET=1 TMPDIR=$3 sh kit/grade/grade.sh -s "$1" ${2:+-e "$2"} -P build -k -r "$3/build.json" 2>&1 |
+        sed -n 's/^work folder kept: //p'
+}
+
 # Measures one variant (in work folder $6, already built, when given); writes
 # OUT/v/<id>.row.
 measure() {
@@ -60,9 +67,7 @@ measure() {
     if [ -z "$w" ]; then
         cp solutions/"$ch"/*.c "$d/sub/$ch/"
         cp "$f" "$d/sub/$ch/$ex.c"
-        w=$(TL_QUIET=1 TMPDIR=$d sh kit/grade/grade.sh -s "$d/sub" -e "$ch/$ex" -P build -k -r "$d/r.json" 2>&1 |
-            sed -n 's/^work folder kept: //p')
-        w=$w/$ch/$ex
+        w=$(build_kept "$d/sub" "$ch/$ex" "$d")/$ch/$ex
     fi
     first=- nsched=0 nchaos=0 ms=-
     [ "$CHAOS" = 1 ] || nchaos=-
@@ -120,8 +125,7 @@ OUT=$(cd "$OUT" && pwd)
 # its own input seed too), built once; a failure is a test that fails correct
 # code, so it always counts.
 if [ "$FAIR" -gt 0 ]; then
-    w=$(TL_QUIET=1 TMPDIR=$OUT sh kit/grade/grade.sh -s solutions ${ONLY:+-e "$ONLY"} -P build -k \
-        -r "$OUT/build.json" 2>&1 | sed -n 's/^work folder kept: //p')
+    w=$(build_kept solutions "$ONLY" "$OUT")
     [ -d "$w" ] || die "schedcheck: the solutions did not build (grade.sh -P build)"
     : >"$OUT/fair.fail"
     runs=0

@@ -98,6 +98,7 @@ fi
 
 section "every kit test says what it checks (TL_INTENT)"
 # The objects are the grader's own, cached while it graded the solutions above.
+# shellcheck disable=SC2034 # KB is read by common.sh's test_object
 KB=$(kit_build_dir "$B/kitbuild")
 list_exercises "$ONLY" | while read -r ch ex; do
     t=tests/$ch/test_$ex.c
