@@ -60,10 +60,11 @@ grade_one() {
             measure_speed
         fi
     fi
-    echo "ms=$(( $(now_ms) - start ))" >>"$B/meta"
+    ms=$(( $(now_ms) - start ))
+    echo "ms=$ms" >>"$B/meta"
     # A progress line for whoever watches a terminal (never into results or logs).
     if [ -t 2 ] && [ -z "${TL_QUIET:-}" ]; then
-        printf '  graded %s/%s (%d.%d s)\n' "$ch" "$ex" $(( ($(now_ms) - start) / 1000 )) $(( ($(now_ms) - start) % 1000 / 100 )) >&2
+        printf '  graded %s/%s (%d.%d s)\n' "$ch" "$ex" $((ms / 1000)) $((ms % 1000 / 100)) >&2
     fi
 }
 
