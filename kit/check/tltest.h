@@ -17,6 +17,7 @@
  *   - an idle that leaves the counters alone: tl_idle_ms();
  *   - busy waiting, counted: tl_watch_idle(), tl_activity_busy() (the kit's one
  *     rule for "this thread spins") and tl_activity_str() (its evidence);
+ *   - a poller that steps aside once nothing moves: tl_poll_again();
  *   - a call made on a helper thread, so that a call that never returns is
  *     reported instead of waited out: tl_call_start(), tl_call_finish();
  *   - a latch (a countdown the main thread waits on instead of joining) and a
@@ -373,6 +374,41 @@ static inline const char *tl_activity_str(const struct tl_activity *a)
              a->busiest[0] != '\0' ? a->busiest : "no thread", a->cpu_us / 1000,
              a->cpu_us % 1000 / 100, a->calls, a->timeouts, a->yields, a->trylocks);
     return buf;
+}
+
+/* ---------------------------------------------------- a poller that steps aside */
+
+/* Looks in a row that saw no progress before a poller gives up (see tl_poll_again). */
+#define TL_POLL_IDLE 20000
+
+/* A test's poller: a thread that calls a read-only function (a length, a
+ * balance) over and over beside the threads under test, to catch a state that
+ * must never be seen. */
+struct tl_poller {
+    unsigned long seen; /* the progress count at the last look */
+    int idle;           /* looks in a row that saw it unchanged */
+};
+
+/* Returns whether a poller should look once more: not once *stop is set, nor
+ * after TL_POLL_IDLE looks in a row saw `progress` (a count of what the threads
+ * under test have done, 0 at the start) unchanged since it last moved; yields
+ * the CPU once after each such look. A poller that never stopped would keep the
+ * watchdog from seeing that every other thread is blocked for good, and a lost
+ * wake-up would be waited out to the timeout instead of reported at once. Before
+ * the first progress there is no limit: the threads under test may not have
+ * started yet. A correct solution only loses some looks this way, when the
+ * machine keeps the others off the CPU. Never blocks. */
+static inline bool tl_poll_again(struct tl_poller *p, atomic_int *stop, unsigned long progress)
+{
+    if (atomic_load(stop))
+        return false;
+    if (progress != p->seen || progress == 0) {
+        p->seen = progress;
+        p->idle = 0;
+        return true;
+    }
+    tl__yield();
+    return ++p->idle < TL_POLL_IDLE;
 }
 
 /* ------------------------------------------------------ calls on a helper */

@@ -550,7 +550,9 @@ static void *race_popper(void *p)
 static void *race_len(void *p)
 {
     struct racer *r = p;
-    while (!atomic_load(&r->stop_len)) {
+    struct tl_poller poll = {0, 0};
+    while (tl_poll_again(&poll, &r->stop_len,
+                         (unsigned long)(atomic_load(&r->pushes) + atomic_load(&r->pops)))) {
         if (taskq_len(r->q) > r->cap)
             atomic_fetch_add(&r->bad_len, 1);
         atomic_fetch_add(&r->lens, 1);

@@ -470,6 +470,7 @@ struct stress {
     atomic_int *got;               /* np * per receive counts */
     atomic_int send_errors, recv_errors, early_eos, out_of_order, bad_msg, over_bound;
     atomic_int stop_watch;
+    atomic_ulong moved;            /* messages sent or received so far (relaxed: orders nothing) */
     struct tl_latch done;          /* receivers arrive when they got EPIPE */
 };
 
@@ -478,6 +479,12 @@ struct stress_arg {
     unsigned id;
 };
 
+/* Counts one message moved, for the watcher's idea of progress. */
+static void note_moved(struct stress *s)
+{
+    atomic_fetch_add_explicit(&s->moved, 1, memory_order_relaxed);
+}
+
 static void *stress_sender(void *p)
 {
     struct stress_arg *a = p;
@@ -485,6 +492,8 @@ static void *stress_sender(void *p)
     for (int i = 0; i < s->per; i++)
         if (chan_send(s->c, MSG(((uintptr_t)a->id << SEQ_BITS | (uintptr_t)i) + 1)) != 0)
             atomic_fetch_add(&s->send_errors, 1);
+        else
+            note_moved(s);
     atomic_fetch_add(&s->senders_closed, 1);
     chan_close_sender(s->c);
     return NULL;
@@ -498,6 +507,8 @@ static void *stress_receiver(void *p)
     for (;;) {
         void *m = NULL;
         int rc = chan_recv(s->c, &m);
+        if (rc == 0)
+            note_moved(s);
         if (rc == EPIPE) {
             if (atomic_load(&s->senders_closed) < (int)s->np) /* end-of-stream before the last close */
                 atomic_fetch_add(&s->early_eos, 1);
@@ -524,10 +535,12 @@ static void *stress_receiver(void *p)
 
 /* Reads chan_len while the others send and receive: the bound must hold, and
  * an unlocked read of the count races with them under ThreadSanitizer. */
+/* Reads chan_len while messages move (tl_poll_again: it steps aside when none does). */
 static void *len_watcher(void *p)
 {
     struct stress *s = p;
-    while (!atomic_load(&s->stop_watch))
+    struct tl_poller poll = {0, 0};
+    while (tl_poll_again(&poll, &s->stop_watch, atomic_load_explicit(&s->moved, memory_order_relaxed)))
         if (chan_len(s->c) > s->cap)
             atomic_fetch_add(&s->over_bound, 1);
     return NULL;
