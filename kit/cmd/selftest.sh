@@ -192,6 +192,16 @@ fi
 TL_GRADE_SKELETONS=1 grade_into "$SKEL" "$B/extra-skel" -e 01-fork-join/sum -x tests/kit/extra
 if jq -e '.tests[] | select(.name == "01-fork-join/sum: negative numbers cancel out" and .score == 0)' "$B/extra-skel/results.json" >/dev/null; then
     ok "hidden test fails the skeleton"; else bad "the hidden test does not fail the skeleton"; fi
+# A hidden test that does not build is the course's fault, and the report says so.
+mkdir -p "$B/extra-broken-tests/01-fork-join"
+printf '#include "tlcheck.h"\nTL_TEST(broken) { no such thing; }\n' >"$B/extra-broken-tests/01-fork-join/test_sum--broken.c"
+grade_into solutions "$B/extra-broken" -e 01-fork-join/sum -x "$B/extra-broken-tests"
+if jq -e '[.tests[].output] | (any(test("not of your code"))) and (all(test("Bug class") | not))' \
+        "$B/extra-broken/results.json" >/dev/null; then
+    ok "a hidden test that does not compile is reported as the kit's fault, not the submission's"
+else
+    bad "a hidden test that does not compile is blamed on the submission (see $B/extra-broken/results.json)"
+fi
 
 section "grading leaves the kit unchanged and nothing running"
 after=$(kit_sum)

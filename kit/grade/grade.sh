@@ -48,7 +48,14 @@ grade_one() {
     cp "$KIT/chapters/$ch/"*.h "$B/inc/" 2>/dev/null
     read_exercise
     untouched=0
-    if build_tests && write_meta && copy_sources; then
+    if ! build_tests; then
+        # The kit's test (or an instructor's hidden one) does not build: no
+        # submission is to blame, and none is graded against half its tests.
+        write_meta
+        echo "compile=kit" >>"$B/meta"
+        printf 'grade: the tests of %s/%s do not compile (the kit'"'"'s fault, not the submission'"'"'s): see the report\n' \
+            "$ch" "$ex" >&2
+    elif write_meta && copy_sources; then
         # A skeleton nobody has started scores zero without running its tests
         # (seconds instead of a minute per exercise in make progress);
         # TL_GRADE_SKELETONS=1 runs them, as make test does to prove they fail.
@@ -88,7 +95,8 @@ read_exercise() {
 
 # Compile (or take from the cache) each test file for each variant, and learn its
 # test names from the binary. A test that does not compile against the kit's
-# header is the kit's fault, shown in compile.log. Writes $B/files (file.<k> lines).
+# header is the kit's fault, shown in compile.log; then it returns 1. Writes
+# $B/files (file.<k> lines).
 build_tests() {
     kit_ok=0 k=0
     for t in $(test_files "$ch" "$ex"); do
@@ -111,7 +119,7 @@ build_tests() {
         [ -e "$B/obj/func/test$k.o" ] && test_intents "$(readlink "$B/obj/func/test$k.o")" |
             awk -F '\t' -v k="$k" '$2 != "" { print "intent." k "." $1 "=" $2 }' >>"$B/files"
     done
-    return 0
+    return "$kit_ok"
 }
 
 # meta: what the report needs to know about the exercise before any verdict.
@@ -157,10 +165,6 @@ copy_sources() {
 # then linked with the cached test objects and the kit's objects. Returns 1
 # (meta says why, compile.log shows the first failing variant's messages) on failure.
 build_variants() {
-    if [ "$kit_ok" != 0 ]; then
-        echo "compile=failed" >>"$B/meta"
-        return 1
-    fi
     for v in $variants; do build_variant "$v" & done
     wait
     [ "$(cat "$B/obj/func/status")" = failed ] || cat "$B/compile.func.log" >"$B/warnings.log" 2>/dev/null

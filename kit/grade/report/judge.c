@@ -437,6 +437,10 @@ static void judge_unbuilt(struct ex *e)
     }
     char path[4500];
     bool cheat = strcmp(e->compile, "cheat") == 0;
+    if (strcmp(e->compile, "kit") == 0) /* the tests' own build failed: compile.log says why */
+        sb_printf(&e->summary, "the tests of this exercise do not compile: a fault of the kit or of "
+                               "the instructor's hidden tests, not of your code. Tell whoever runs "
+                               "the course; the compiler said:\n");
     pathf(path, sizeof path, "%s%s", e->dir, cheat ? "cheat.log" : "compile.log");
     char *log = slurp(path, 64 * 1024);
     bool missing = strcmp(e->compile, "missing") == 0 || strncmp(log, "missing file: ", 14) == 0;

@@ -53,6 +53,8 @@ void advice(const struct ex *e, enum tl_class c, const char *book, struct sbuf *
                   e->ch, e->ex, e->book, e->ch, e->ex);
         return;
     }
+    if (strcmp(e->compile, "kit") == 0) /* nothing the learner can fix */
+        return;
     sb_printf(b, "Bug class: %s - %s.\n", tl_class_name[c], tl_class_why[c]);
     const char *sec = book != NULL && book[0] ? book : e->book;
     if (sec[0])
