@@ -68,6 +68,7 @@ __attribute__((format(printf, 1, 2))) static inline const char *tl__fmt(const ch
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    tl_singular(buf); /* "1 threads created" -> "1 thread created" */
     if (tl__gave_up_stuck && n >= 0 && (size_t)n < sizeof buf)
         snprintf(buf + n, sizeof buf - (size_t)n, "%s",
                  " (the test stopped waiting early: every other thread was blocked, with no one "

@@ -80,46 +80,17 @@ name_lanes() {
 }
 
 # The wrappers name each lock and condition variable by where to look
-# ("mutex-init@0xOFF": the offset of its pthread_mutex_init call;
-# "data@0xOFF": its offset in the program's data). Give them the learner's own
-# names: the first argument of the init call on that source line (the
-# outermost inlined call that still reads *_init(...), so a checked helper
-# like mutex_init(&q->lock) names q->lock), or the data symbol from nm. What
-# tells nothing stays as it is, and the renderer numbers it (mutex #1).
+# ("mutex-init@0xOFF", "data@0xOFF"); kit/trace/names.sh gives them the
+# learner's own names (q->lock, holder.m), the same lookup the grader's
+# wait-for graph uses. What tells nothing stays as it is, and the renderer
+# numbers it (mutex #1).
 name_objs() {
     trace=$1 bin=$2
     grep -q '^obj [^ ]* [a-z]*-init@0x\|^obj [^ ]* data@0x' "$trace" || return 0
     map=$trace.names
-    : >"$map"
-    for tag in $(sed -n 's/^obj [^ ]* \([a-z]*-init@0x[0-9a-f]*\)$/\1/p' "$trace" | sort -u); do
-        kind=${tag%%-init@*} off=${tag#*@}
-        found=""
-        for loc in $(addr2line -i -e "$bin" "$off" 2>/dev/null | sed 's/ (discriminator [0-9]*)//'); do
-            file=${loc%:*} line=${loc##*:}
-            if [ ! -f "$file" ] || [ -z "$line" ] || [ "$line" = "?" ]; then continue; fi
-            arg=$(sed -n "${line}p" "$file" |
-                sed -n "s/.*[a-z_]*${kind}_init *( *&* *\([^,)]*\).*/\1/p" | sed 's/ *$//')
-            [ -n "$arg" ] && found=$arg
-        done
-        [ -n "$found" ] && printf '%s %s\n' "$tag" "$found" >>"$map"
-    done
-    if grep -q '^obj [^ ]* data@0x' "$trace"; then
-        nm -S --defined-only "$bin" 2>/dev/null | awk 'NF == 4 && $3 ~ /^[bBdD]$/' >"$map.syms"
-        for tag in $(sed -n 's/^obj [^ ]* \(data@0x[0-9a-f]*\)$/\1/p' "$trace" | sort -u); do
-            # shellcheck disable=SC2016 # awk's own $ fields
-            awk -v tag="$tag" -v want="${tag#data@0x}" '
-                function hex(s,   i, n) { n = 0; s = tolower(s)
-                    for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
-                    return n }
-                BEGIN { w = hex(want) }
-                { a = hex($1); z = hex($2)
-                  if (w >= a && w < a + z) { print tag, $4, w - a; exit } }' "$map.syms" |
-                while read -r t sym off; do
-                    if [ "$off" = 0 ]; then echo "$t $sym"; else echo "$t $(member_name "$bin" "$sym" "$off")"; fi
-                done >>"$map"
-        done
-        rm -f "$map.syms"
-    fi
+    # shellcheck disable=SC2046 # the tags are words
+    sh "$KIT/kit/trace/names.sh" "$bin" $(sed -n 's/^obj [^ ]* \([a-z]*-init@0x[0-9a-f]*\|data@0x[0-9a-f]*\)$/\1/p' "$trace" |
+        sort -u) >"$map"
     [ -s "$map" ] || { rm -f "$map"; return 0; }
     # A name the program gave itself (tl_trace_name_object) beats one found here.
     awk 'FNR == 1 { pass++ }
@@ -128,37 +99,6 @@ name_objs() {
          $1 == "obj" && ($3 in names) { if (!($2 in own)) print $1, $2, names[$3]; next }
          { print }' "$map" "$trace" "$trace" >"$trace.tmp" && mv "$trace.tmp" "$trace"
     rm -f "$map"
-}
-
-# The name of byte OFF inside the program's global SYM, from its debug info
-# with gdb where installed: locks[2] for an array, holder.m for a struct's
-# member; SYM+OFF when neither tells.
-member_name() {
-    bin=$1 sym=$2 off=$3
-    command -v gdb >/dev/null 2>&1 || { echo "$sym+$off"; return; }
-    type=$(timeout 10 gdb -batch -ex "whatis $sym" "$bin" 2>/dev/null | sed -n 's/^type = //p')
-    case "$type" in
-    *"]")
-        size=$(timeout 10 gdb -batch -ex "print sizeof(${sym}[0])" "$bin" 2>/dev/null | sed -n 's/^\$[0-9]* = //p')
-        if [ -n "$size" ] && [ "$size" -gt 0 ] && [ $((off % size)) = 0 ]; then
-            echo "${sym}[$((off / size))]"
-            return
-        fi ;;
-    *struct*)
-        # ptype /o: "/*  8 |  40 */    pthread_mutex_t m;", members four spaces in
-        # shellcheck disable=SC2016 # awk's own $ fields
-        m=$(timeout 10 gdb -batch -ex "ptype /o $sym" "$bin" 2>/dev/null | awk -v off="$off" '
-            $1 == "/*" && $2 == off && $3 == "|" && $5 == "*/" {
-                s = $0; sub(/^[^*]*\*[^*]*\*\/    /, "", s)
-                if (s ~ /^ /) next                      # a nested member, not this level
-                sub(/;.*/, "", s); sub(/\[.*/, "", s)
-                n = split(s, w, /[ *]+/); print w[n]; exit }')
-        if [ -n "$m" ]; then
-            echo "$sym.$m"
-            return
-        fi ;;
-    esac
-    echo "$sym+$off"
 }
 
 # Draw one trace as OUT/NAME.svg (+ .dot beside it; Chrome JSON in build/traces).

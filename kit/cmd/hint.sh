@@ -55,7 +55,8 @@ case "$ask" in
        fi ;;
 esac
 if [ "$level" -gt "$total" ]; then
-    echo "That was the last of the $total hints for $ch/$ex."
+    if [ "$total" = 1 ]; then echo "That was the only hint for $ch/$ex."; else
+        echo "That was the last of the $total hints for $ch/$ex."; fi
     echo "Next: make grade EX=$ch/$ex shows what the tests saw; make timeline EX=$ch/$ex draws your code at work."
     exit 0
 fi

@@ -153,6 +153,16 @@ while read -r d _target expect f; do
     esac
 done <"$B/variants.list"
 
+# A hang's wait-for table names each mutex and condition variable as the
+# timeline does (kit/trace/names.sh): every object of the kit's variants was
+# initialised in code built with debug info, so none is left a bare number.
+objs=$(cat "$B"/variants/*/results.json 2>/dev/null |
+    grep -o 'waits \(on condition variable\|to lock mutex\) [^ ,]*' | sed 's/.* //' | sort -u)
+if [ -n "$objs" ]; then
+    if echo "$objs" | grep -q '^#'; then bad "a wait-for table numbers what it could name: $(echo "$objs" | tr '\n' ' ')"; else
+        ok "wait-for tables name their objects as the timeline does: $(echo "$objs" | head -n 4 | tr '\n' ' ')"; fi
+fi
+
 section "classroom packages: every platform's own rule gives the kit's score"
 if wait "$classroom_pid"; then ok "tests/kit/classroom-check.sh: $(tail -n 1 "$B/classroom.log")"; else
     bad "the classroom packages do not score as the kit does:"; grep -E 'FAIL' "$B/classroom.log" | head -n 20 | sed 's/^/      /'

@@ -13,6 +13,7 @@
 #ifndef TL_PROTOCOL_H
 #define TL_PROTOCOL_H
 
+#include <ctype.h>
 #include <string.h>
 
 #define TL_TAG(name)
@@ -122,6 +123,46 @@ static inline enum tl_class tl_class_of(const char *s, size_t n)
         if (strlen(tl_class_name[c]) == n && strncmp(tl_class_name[c], s, n) == 0)
             return (enum tl_class)c;
     return TL_NONE;
+}
+
+/* Counts that read right when one: "1 threads" becomes "1 thread", in place.
+ * The messages a learner reads (a test's assertion, which crosses the channel
+ * in Check's verdict, and the report's own lines) print counts as "%ld threads";
+ * rather than a plural argument at each of their 180-odd call sites, each
+ * message passes through here once. Only a lone 1 (not 21, 0.1 or T1) right
+ * before a noun of the list changes; "1 ms" or "1 was" stay as they are. */
+static inline void tl_singular(char *s)
+{
+    static const char *const nouns[] = {
+        "acquisitions", "allocations", "batches", "callers", "calls", "chunks", "consumers",
+        "entries", "exercises", "futures", "indexes", "items", "jobs", "keys", "lines", "lookups",
+        "messages", "poppers", "pops", "producers", "pushers", "pushes", "puts", "readers",
+        "receivers", "receives", "references", "rows", "runs", "seeds", "senders", "sends",
+        "slots", "snapshots", "stages", "steps", "submits", "submitters", "tasks", "tests",
+        "thieves", "threads", "tickers", "time-outs", "times", "transfers", "tries", "trylocks",
+        "units", "values", "visits", "waiters", "wake-ups", "wakeups", "workers", "writers",
+        "writes", "yields"};
+    for (char *p = strstr(s, "1 "); p != NULL; p = strstr(p + 1, "1 ")) {
+        if (p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '.' || p[-1] == '-'))
+            continue;
+        char *w = p + 2;
+        for (size_t i = 0; i < sizeof nouns / sizeof nouns[0]; i++) {
+            size_t n = strlen(nouns[i]);
+            if (strncmp(w, nouns[i], n) != 0 || isalnum((unsigned char)w[n]) || w[n] == '_' ||
+                w[n] == '-')
+                continue;
+            /* entries -> entry, pushes -> push, thieves -> thief, else drop the s */
+            size_t keep = n - 1, cut = 1;
+            if (strcmp(nouns[i] + n - 3, "ies") == 0)
+                w[n - 3] = 'y', keep = n - 2, cut = 2;
+            else if (strcmp(nouns[i] + n - 3, "ves") == 0)
+                w[n - 3] = 'f', keep = n - 2, cut = 2;
+            else if (n > 4 && strcmp(nouns[i] + n - 2, "es") == 0 && strchr("hx", nouns[i][n - 3]))
+                keep = n - 2, cut = 2;
+            memmove(w + keep, w + keep + cut, strlen(w + keep + cut) + 1);
+            break;
+        }
+    }
 }
 
 #endif /* TL_PROTOCOL_H */

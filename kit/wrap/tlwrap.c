@@ -258,13 +258,16 @@ struct objent {
     atomic_uintptr_t key;       /* object address; 0 = empty; never removed */
     atomic_int owner;           /* mutexes: slot of the holder, -1 none */
     atomic_uint_fast64_t flow;  /* last unlock (mutex) or signal (cond) flow id */
+    atomic_uintptr_t site;      /* where its init call returns to, 0 none (see site_tag()) */
+    atomic_int site_kind;       /* which init: an enum init_kind */
 };
 static struct objent objs[NOBJ];
 
 static void trace_static_name(const void *p);
 
-/* Find or insert the entry for address p; NULL when the table is full. */
-static struct objent *obj_ent(const void *p)
+/* Find the entry for address p, inserting it when insert is set; NULL when
+ * it is absent (or the table is full). */
+static struct objent *obj_lookup(const void *p, bool insert)
 {
     uintptr_t key = (uintptr_t)p;
     size_t h = (size_t)((key >> 3) * 0x9E3779B97F4A7C15ull) % NOBJ;
@@ -272,6 +275,8 @@ static struct objent *obj_ent(const void *p)
         uintptr_t k = atomic_load_explicit(&objs[h].key, memory_order_acquire);
         if (k == key)
             return &objs[h];
+        if (k == 0 && !insert)
+            return NULL;
         if (k == 0) {
             uintptr_t expected = 0;
             if (atomic_compare_exchange_strong_explicit(&objs[h].key, &expected, key,
@@ -288,17 +293,23 @@ static struct objent *obj_ent(const void *p)
     return NULL;
 }
 
-/* ------------------------------------------- names for the timeline (TL_TRACE only) */
+/* Find or insert the entry for address p; NULL when the table is full. */
+static struct objent *obj_ent(const void *p) { return obj_lookup(p, true); }
 
-/* The timeline names a lock or condition variable after the learner's own
- * expression for it (q->lock, p->not_empty, holder.m). The wrappers only
- * write down where to look, as an 'obj' line per object: "mutex-init@0xOFF"
- * for an object set up by pthread_mutex_init (OFF: the call's offset in the
- * program, which kit/cmd/chapters.sh turns into a source line with addr2line
- * and reads the first argument from), "data@0xOFF" for one that lies in the
- * program's own data (a PTHREAD_MUTEX_INITIALIZER global, named from nm's
- * symbols, and by gdb as holder.m or locks[2] inside one). Resolving happens at draw time, never in the traced run; with
- * tracing off these cost one load and a branch, once per init or object. */
+/* ------------------------------------ names for the timeline and the wait-for graph */
+
+/* The timeline and the watchdog's wait-for graph name a lock or condition
+ * variable after the learner's own expression for it (q->lock, p->not_empty,
+ * holder.m). The wrappers only write down where to look, a site tag:
+ * "mutex-init@0xOFF" for an object set up by pthread_mutex_init (OFF: the
+ * call's offset in the program), "data@0xOFF" for one that lies in the
+ * program's own data (a PTHREAD_MUTEX_INITIALIZER global). kit/trace/names.sh
+ * turns tags into names, for both pictures: at draw time, never in the run.
+ * Under TL_TRACE a tag goes into the trace as an 'obj' line; the wait-for
+ * table carries it as an O row. Off the trace this costs one store per init. */
+
+enum init_kind { INIT_NONE, INIT_MUTEX, INIT_COND, INIT_RWLOCK };
+static const char *const init_kind_name[] = {"", "mutex", "cond", "rwlock"};
 
 /* 1 when p lies in the program itself (not a shared library), with *off its offset there. */
 static int in_program(const void *p, uintptr_t *off)
@@ -312,26 +323,40 @@ static int in_program(const void *p, uintptr_t *off)
     return 1;
 }
 
-/* Name obj after the init call that returns to ret (kind: mutex, cond, rwlock). */
-static void trace_init_name(const void *obj, const char *kind, const void *ret)
+/* The site tag of object p into nm (see above): its init call's, where kind
+ * says one returned to ret in the program, else its place in the program's
+ * data; returns 0 (nm untouched) when it has neither. */
+static int site_tag(const void *p, enum init_kind kind, uintptr_t ret, char *nm, size_t n)
 {
     uintptr_t off;
-    if (!tl_trace_enabled() || !in_program(ret, &off))
-        return;
+    if (kind != INIT_NONE && ret != 0 && in_program((const void *)ret, &off))
+        snprintf(nm, n, "%s-init@%#lx", init_kind_name[kind], (unsigned long)(off - 1)); /* -1: the call */
+    else if (in_program(p, &off))
+        snprintf(nm, n, "data@%#lx", (unsigned long)off);
+    else
+        return 0;
+    return 1;
+}
+
+/* Note that obj was set up by an init call returning to ret. */
+static void note_init(const void *obj, enum init_kind kind, const void *ret)
+{
+    struct objent *e = obj_ent(obj);
+    if (e != NULL) {
+        atomic_store_explicit(&e->site_kind, (int)kind, memory_order_relaxed);
+        atomic_store_explicit(&e->site, (uintptr_t)ret, memory_order_relaxed);
+    }
     char nm[48];
-    snprintf(nm, sizeof nm, "%s-init@%#lx", kind, (unsigned long)(off - 1)); /* -1: the call */
-    tl_trace_name_object(obj, nm);
+    if (tl_trace_enabled() && site_tag(obj, kind, (uintptr_t)ret, nm, sizeof nm))
+        tl_trace_name_object(obj, nm);
 }
 
 /* Name an object first seen by the wrappers after the program symbol it lies in, if any. */
 static void trace_static_name(const void *p)
 {
-    uintptr_t off;
-    if (!tl_trace_enabled() || !in_program(p, &off))
-        return;
     char nm[48];
-    snprintf(nm, sizeof nm, "data@%#lx", (unsigned long)off);
-    tl_trace_name_object(p, nm);
+    if (tl_trace_enabled() && site_tag(p, INIT_NONE, 0, nm, sizeof nm))
+        tl_trace_name_object(p, nm);
 }
 
 static void set_owner(const void *m, int s)
@@ -1350,7 +1375,7 @@ int __wrap_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
 {
     int rc = __real_pthread_mutex_init(m, a);
     if (rc == 0)
-        trace_init_name(m, "mutex", __builtin_return_address(0));
+        note_init(m, INIT_MUTEX, __builtin_return_address(0));
     return rc;
 }
 
@@ -1358,7 +1383,7 @@ int __wrap_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
 {
     int rc = __real_pthread_cond_init(c, a);
     if (rc == 0)
-        trace_init_name(c, "cond", __builtin_return_address(0));
+        note_init(c, INIT_COND, __builtin_return_address(0));
     return rc;
 }
 
@@ -1366,7 +1391,7 @@ int __wrap_pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *
 {
     int rc = __real_pthread_rwlock_init(l, a);
     if (rc == 0)
-        trace_init_name(l, "rwlock", __builtin_return_address(0));
+        note_init(l, INIT_RWLOCK, __builtin_return_address(0));
     return rc;
 }
 
@@ -2234,6 +2259,27 @@ long tl_workers_seen(void) { return READ(workers_seen); }
 
 /* --------------------------------------------------------------- watchdog */
 
+/* The O row of the object slot i waits on, where it has a site tag: "HANG
+ * <tag> O <address> <site tag>", for the report to name it (see site_tag()).
+ * Returns 0 when the write failed. */
+static int dump_site(int fd, const char *tag, int i)
+{
+    int st = atomic_load_explicit(&slots[i].state, memory_order_acquire);
+    if (st != TL_ST_LOCK && st != TL_ST_COND && st != TL_ST_TIMED && st != TL_ST_RDLOCK &&
+        st != TL_ST_WRLOCK)
+        return 1;
+    uintptr_t obj = atomic_load_explicit(&slots[i].obj, memory_order_relaxed);
+    struct objent *e = obj == 0 ? NULL : obj_lookup((const void *)obj, false);
+    enum init_kind kind = e ? (enum init_kind)atomic_load_explicit(&e->site_kind, memory_order_relaxed) : INIT_NONE;
+    uintptr_t ret = e ? atomic_load_explicit(&e->site, memory_order_relaxed) : 0;
+    char nm[48], line[160];
+    if (obj == 0 || !site_tag((const void *)obj, kind, ret, nm, sizeof nm))
+        return 1;
+    int n = snprintf(line, sizeof line, "%s %s O %#lx %s\n", tl_tag_name[TL_TAG_HANG], tag,
+                     (unsigned long)obj, nm);
+    return write(fd, line, (size_t)n) >= 0;
+}
+
 void tl_waitfor_dump(int fd, const char *tag)
 {
     char line[512];
@@ -2257,6 +2303,9 @@ void tl_waitfor_dump(int fd, const char *tag)
         if (n > 0 && write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
             return;
     }
+    for (int i = 0; i < NSLOTS; i++)
+        if (atomic_load_explicit(&slots[i].used, memory_order_acquire) == 1 && !dump_site(fd, tag, i))
+            return;
     for (int h = 0; h < NOBJ; h++) {
         uintptr_t k = atomic_load_explicit(&objs[h].key, memory_order_acquire);
         int owner = atomic_load_explicit(&objs[h].owner, memory_order_relaxed);

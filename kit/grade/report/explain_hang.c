@@ -4,7 +4,10 @@
  * drawing of it in results/hangs/.
  *
  * DESIGN: the table (kit/wrap/tlwrap.c writes it as HANG lines: a T row per
- * thread, an M row per held mutex) is a snapshot. One function, waits_for(),
+ * thread, an O row per object waited on that has a site tag, an M row per
+ * held mutex) is a snapshot. Objects are named as the timeline names them,
+ * by the same kit/trace/names.sh (c->not_empty), and numbered only where it
+ * cannot tell (mutex #2). One function, waits_for(),
  * answers "which thread does this one wait for" (the holder of the mutex it
  * wants, or the thread it joins); the cycle search, the text and the graph all
  * ask it, so they cannot disagree. Following it from every blocked thread ends
@@ -38,6 +41,9 @@ struct table {
     int n;
     unsigned long maddr[128];
     int mslot[128], nm;
+    unsigned long oaddr[64];    /* objects waited on that have a site tag (O rows) */
+    char otag[64][48], oname[64][96]; /* ...the tag, and the program's name for it ("" unknown) */
+    int no;
     int gone[64], ngone;  /* slots of threads that had exited */
     char gone_name[64][96];
     bool cycle[64];
@@ -114,11 +120,47 @@ static void parse_table(struct table *tb, char **lines, int nlines, const char *
                 symbolize(bin, h->off, h->where, sizeof h->where);
             strip_path(h->where, bdir, "");
             tb->n++;
+        } else if (kind[0] == 'O' && tb->no < 64) {
+            if (sscanf(lines[i], "%*s %*s O %lx %47[a-z0-9@-]", &tb->oaddr[tb->no], tb->otag[tb->no]) == 2)
+                tb->oname[tb->no++][0] = '\0';
         } else if (kind[0] == 'M' && tb->nm < 128) {
             if (sscanf(lines[i], "%*s %*s M %lx %d", &tb->maddr[tb->nm], &tb->mslot[tb->nm]) == 2)
                 tb->nm++;
         }
     }
+}
+
+/* Name the objects of the O rows the way the timeline does: one run of
+ * kit/trace/names.sh (addr2line, nm, gdb) on the test binary for every tag. */
+static void name_objects(struct table *tb, const char *bin, const char *kit)
+{
+    if (tb->no == 0)
+        return;
+    struct sbuf cmd = {0};
+    sb_printf(&cmd, "sh '%s/kit/trace/names.sh' '%s'", kit, bin);
+    for (int o = 0; o < tb->no; o++)
+        sb_printf(&cmd, " %s", tb->otag[o]); /* [a-z0-9@-] only: parse_table took no more */
+    sb_printf(&cmd, " 2>/dev/null");
+    FILE *p = popen(cmd.s, "r");
+    free(cmd.s);
+    if (p == NULL)
+        return;
+    char line[200], tag[48], name[96];
+    while (fgets(line, sizeof line, p) != NULL)
+        if (sscanf(line, "%47s %95[^\n]", tag, name) == 2 && strpbrk(name, "\"\\") == NULL)
+            for (int o = 0; o < tb->no; o++)
+                if (strcmp(tb->otag[o], tag) == 0)
+                    textf(tb->oname[o], sizeof tb->oname[o], "%s", name);
+    pclose(p);
+}
+
+/* The program's name for the object at addr, or NULL when none is known. */
+static const char *obj_name(const struct table *tb, unsigned long addr)
+{
+    for (int o = 0; o < tb->no; o++)
+        if (tb->oaddr[o] == addr && tb->oname[o][0] != '\0')
+            return tb->oname[o];
+    return NULL;
 }
 
 /* The slot holding the mutex at addr, or -1. */
@@ -190,6 +232,26 @@ static int obj_number(unsigned long *seen, int *nseen, unsigned long a)
     return *nseen;
 }
 
+/* What to call the object at addr after its kind ("mutex ", "condition variable "):
+ * the program's name for it as the timeline shows it (c->not_empty), with its
+ * number when another object waited on has the same name (a[i].lock #3: one
+ * init line for many locks), or only its number (#2) when no name is known. */
+static void obj_label(const struct table *tb, unsigned long addr, unsigned long *seen, int *nseen,
+                      char *out, size_t n)
+{
+    int k = obj_number(seen, nseen, addr);
+    const char *nm = obj_name(tb, addr);
+    bool shared = false;
+    for (int o = 0; nm != NULL && o < tb->no; o++)
+        shared |= tb->oaddr[o] != addr && strcmp(tb->oname[o], nm) == 0;
+    if (nm == NULL)
+        textf(out, n, "#%d", k);
+    else if (shared)
+        textf(out, n, "%s #%d", nm, k);
+    else
+        textf(out, n, "%s", nm);
+}
+
 /* The class the table shows (see DESIGN). */
 static enum tl_class table_class(struct table *tb)
 {
@@ -210,7 +272,7 @@ static enum tl_class table_class(struct table *tb)
     return c == TL_NONE ? TL_HANG : c;
 }
 
-/* "waits to lock mutex #2, held by T1 worker": what thread i was doing. */
+/* "waits to lock mutex c->lock, held by T1 worker": what thread i was doing. */
 static void thread_doing(const struct table *tb, int i, unsigned long *seen, int *nseen,
                          char *what, size_t n)
 {
@@ -227,10 +289,13 @@ static void thread_doing(const struct table *tb, int i, unsigned long *seen, int
             textf(holder, sizeof holder, "%s, which has exited", gone);
         else
             textf(holder, sizeof holder, "nobody known");
-        textf(what, n, "waits to lock mutex #%d, held by %s", obj_number(seen, nseen, t->obj),
-              holder);
+        char obj[120];
+        obj_label(tb, t->obj, seen, nseen, obj, sizeof obj);
+        textf(what, n, "waits to lock mutex %s, held by %s", obj, holder);
     } else if (t->st == TL_ST_COND || t->st == TL_ST_TIMED) {
-        textf(what, n, "waits on condition variable #%d%s", obj_number(seen, nseen, t->obj),
+        char obj[120];
+        obj_label(tb, t->obj, seen, nseen, obj, sizeof obj);
+        textf(what, n, "waits on condition variable %s%s", obj,
               t->st == TL_ST_TIMED ? " (with a deadline)" : "");
     } else if (t->st == TL_ST_JOIN) {
         int w = waits_for(tb, i);
@@ -294,18 +359,21 @@ static void graph_source(FILE *f, const struct table *tb, const char *label, enu
     for (int i = 0; i < tb->n; i++) {
         const struct hthread *t = &tb->t[i];
         const char *red = tb->cycle[i] ? ", color=red, penwidth=2.5" : "";
+        char obj[120];
         if (t->st == TL_ST_LOCK) {
+            obj_label(tb, t->obj, seen, &nseen, obj, sizeof obj);
             int k = obj_number(seen, &nseen, t->obj);
-            fprintf(f, "  m%d [shape=ellipse, label=\"mutex #%d\"];\n", k, k);
+            fprintf(f, "  m%d [shape=ellipse, label=\"mutex %s\"];\n", k, obj);
             fprintf(f, "  t%d -> m%d [label=\"waits for\"%s];\n", i, k, red);
             int j = waits_for(tb, i);
             if (j >= 0)
                 fprintf(f, "  m%d -> t%d [label=\"held by\"%s];\n", k, j,
                         tb->cycle[j] ? ", color=red, penwidth=2.5" : "");
         } else if (t->st == TL_ST_COND || t->st == TL_ST_TIMED) {
+            obj_label(tb, t->obj, seen, &nseen, obj, sizeof obj);
             int k = obj_number(seen, &nseen, t->obj);
-            fprintf(f, "  c%d [shape=diamond, label=\"condvar #%d\\n(no signal coming)\"];\n", k,
-                    k);
+            fprintf(f, "  c%d [shape=diamond, label=\"condvar %s\\n(no signal coming)\"];\n", k,
+                    obj);
             fprintf(f, "  t%d -> c%d [label=\"waits on\", style=dashed];\n", i, k);
         } else if (t->st == TL_ST_JOIN) {
             int j = waits_for(tb, i);
@@ -339,11 +407,12 @@ static void draw_graph(const struct table *tb, const char *label, enum tl_class 
 }
 
 enum tl_class explain_hang(char **lines, int nlines, const char *bin, const char *bdir,
-                           const char *label, const char *gdb, const char *results_dir,
-                           struct sbuf *msg)
+                           const char *label, const char *gdb, const char *kit,
+                           const char *results_dir, struct sbuf *msg)
 {
     static struct table tb; /* large; one dump at a time */
     parse_table(&tb, lines, nlines, bin, bdir, gdb);
+    name_objects(&tb, bin, kit);
     enum tl_class c = table_class(&tb);
     unsigned long seen[64];
     int nseen = 0, blocked = 0;

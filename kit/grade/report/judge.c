@@ -146,7 +146,7 @@ static void explain_watchdog(struct ex *e, struct pres *p, struct tres *t, struc
     char gpath[4500];
     pathf(gpath, sizeof gpath, "%s/scratch/gdb.%ld", r->dir, test_pid(r, t->name));
     char *gdb = slurp(gpath, 512 * 1024);
-    t->cls = explain_hang(blk, nb, r->bin, e->dir, label, gdb, o->results_dir, &t->msg);
+    t->cls = explain_hang(blk, nb, r->bin, e->dir, label, gdb, o->kit, o->results_dir, &t->msg);
     t->symptom = true;
     free(gdb);
     sb_printf(&t->msg, "  (the watchdog stopped the test before its timeout)\n");

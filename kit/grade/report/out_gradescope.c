@@ -53,6 +53,7 @@ void write_gradescope(const struct report *r)
     struct sbuf o = {0};
     sb_printf(&o, "threadlab: %.2f / %g points, %d exercises graded in %.1f s.\n",
               r->tampered ? 0.0 : r->score, r->max, r->nex, r->total_ms / 1000.0);
+    tl_singular(o.s); /* "1 exercises graded" -> "1 exercise graded" */
     const char *sep = "Not submitted (scored 0): ";
     for (int i = 0; i < r->nex; i++)
         if (r->ex[i].cls == TL_MISSING) {

@@ -10,6 +10,7 @@
  * text_put, which turns control bytes into '?'.
  */
 #define _GNU_SOURCE
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,18 @@ static int put_lines(const char *s, const char *indent, int max)
 }
 
 /* The table row of one exercise. */
+/* printf for a line that holds a count: "(1 more failing test ...)", not "1 ... tests". */
+__attribute__((format(printf, 1, 2))) static void print_counts(const char *fmt, ...)
+{
+    char line[5000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    tl_singular(line);
+    fputs(line, stdout);
+}
+
 static void table_row(const struct ex *e)
 {
     char name[200], sc[32], times[300];
@@ -158,7 +171,7 @@ static void show_warnings(const struct ex *e)
     printf("The compiler warns about your code (never fatal, but read them):\n");
     int left = put_lines(sb_str(&e->warnings), "  ", 12);
     if (left > 0)
-        printf("  (%d more lines: make exercises shows them all)\n", left);
+        print_counts("  (%d more lines: make exercises shows them all)\n", left);
 }
 
 /* -b: the compiler's "warning:" lines, at most three. */
@@ -235,9 +248,9 @@ static void exercise_detail(const struct report *r, int i)
         func_shown += k < nfunc;
     }
     if (hidden > 0)
-        printf("-- (%d more failing tests in %s)\n", hidden, r->opt.results_path);
+        print_counts("-- (%d more failing tests in %s)\n", hidden, r->opt.results_path);
     if (not_run > 0)
-        printf("-- (%d more entries not run after the hang above)\n", not_run);
+        print_counts("-- (%d more entries not run after the hang above)\n", not_run);
     if (first >= 0 && r->ent[i][first].cls == e->cls) {
         printf("%s", sb_str(&r->ent[i][first].advice));
     } else {

@@ -178,8 +178,8 @@ bool gdb_frame(const char *gdb, int lwp, char *out, size_t n);
 
 /* explain_hang.c: one watchdog dump explained, the wait-for graph drawn. */
 enum tl_class explain_hang(char **lines, int nlines, const char *bin, const char *bdir,
-                           const char *label, const char *gdb, const char *results_dir,
-                           struct sbuf *msg);
+                           const char *label, const char *gdb, const char *kit,
+                           const char *results_dir, struct sbuf *msg);
 void hangs_clear(const char *results_dir);
 
 /* The writers: one per format. */

@@ -248,4 +248,5 @@ void speed_line(const struct ex *e, char *buf, size_t n)
                  e->speed_serial, e->speed_runs);
     else if (e->speed_note[0])
         snprintf(buf, n, "speed: not measured: %s", e->speed_note);
+    tl_singular(buf); /* "median of 1 runs" -> "median of 1 run" */
 }
