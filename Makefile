@@ -94,9 +94,9 @@ grade: deps
 run: programs
 	@sh kit/cmd/chapters.sh run "$(CH)"
 
-## timeline: draw your own exercise at work, e.g. make timeline EX=01-fork-join/sum
+## timeline: draw your own exercise at work, e.g. make timeline EX=01-fork-join/sum [SUBMISSION=DIR] [SCHED_SEED=N [TEST=name]]
 timeline: tools
-	@sh kit/cmd/chapters.sh timeline "$(EX)" $(BUILD)/timelines
+	@sh kit/cmd/chapters.sh timeline "$(EX)" $(BUILD)/timelines "$(if $(SUBMISSION),$(abspath $(SUBMISSION)),chapters)"
 
 ## diagrams: redraw the book's diagrams in diagrams/ from traced runs [CH=NN: one chapter]
 diagrams: tools programs

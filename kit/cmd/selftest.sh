@@ -185,6 +185,19 @@ if [ "${TL_SELFTEST_QUICK:-0}" != 1 ]; then
     fi
     [ -s "$B/sched/table.txt" ] && cat "$B/sched/table.txt"
     [ -s "$B/sched/limits" ] && cat "$B/sched/limits"
+    # The README's way to draw a failing seed: the scheduler's verdict must
+    # still write the trace (it holds the schedule's lock while it does).
+    if [ -z "$ONLY" ] || [ "$ONLY" = 05 ] || [ "$ONLY" = 05-pipeline ]; then
+        rm -rf "$B/seed-timeline" && mkdir -p "$B/seed-timeline/sub/05-pipeline"
+        cp solutions/05-pipeline/*.c "$B/seed-timeline/sub/05-pipeline/"
+        cp tests/05-pipeline/bugs/chan--close-forgets-receivers.c "$B/seed-timeline/sub/05-pipeline/chan.c"
+        if SCHED_SEED=1 sh kit/cmd/chapters.sh timeline 05-pipeline/chan "$B/seed-timeline" "$B/seed-timeline/sub" \
+                >"$B/seed-timeline/log" 2>&1 && [ -s "$B/seed-timeline/05-pipeline--chan--sched1.svg" ]; then
+            ok "make timeline SCHED_SEED=1 draws a lost wake-up the scheduler stopped (chan--close-forgets-receivers)"
+        else
+            bad "make timeline SCHED_SEED=1 drew nothing for chan--close-forgets-receivers:"; tail -n 5 "$B/seed-timeline/log" | sed 's/^/      /'
+        fi
+    fi
     if sh kit/cmd/schedcheck.sh -f 5 ${ONLY:+-e "$ONLY"} "$B/sched-fair" >"$B/sched-fair.log" 2>&1; then
         ok "$(head -n 1 "$B/sched-fair.log")"
     else

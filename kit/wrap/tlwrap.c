@@ -665,6 +665,10 @@ static void sched_after_fork(void)
     my_sid = -1;
 }
 
+/* Set by the one thread that gives the scheduler's verdict, which holds S.mu
+ * until it exits: the trace it flushes then reads the clock without taking it. */
+static _Thread_local bool sched_mu_mine;
+
 /* The virtual clock for the tracer (kit/trace/trace.h): read without moving
  * it, so a traced run keeps the schedule of an untraced one. -1 when off. */
 int tl_sched_clock(clockid_t clk, struct timespec *t);
@@ -672,9 +676,11 @@ int tl_sched_clock(clockid_t clk, struct timespec *t)
 {
     if (!tl_sched_active() || clk == CLOCK_THREAD_CPUTIME_ID || clk == CLOCK_PROCESS_CPUTIME_ID)
         return -1;
-    __real_pthread_mutex_lock(&S.mu);
+    if (!sched_mu_mine)
+        __real_pthread_mutex_lock(&S.mu);
     long long v = (clk == CLOCK_REALTIME ? S.base_real : S.base_mono) + S.vt;
-    __real_pthread_mutex_unlock(&S.mu);
+    if (!sched_mu_mine)
+        __real_pthread_mutex_unlock(&S.mu);
     t->tv_sec = (time_t)(v / 1000000000LL);
     t->tv_nsec = (long)(v % 1000000000LL);
     return 0;
@@ -848,7 +854,8 @@ static _Noreturn void sched_stuck(const char *why)
                  atomic_load(&W.armed) ? W.tag : "sched");
     if (write(fd, line, (size_t)n) < 0)
         _exit(TL_EXIT_WATCHDOG);
-    tl_trace_flush(); /* every other thread is parked: the buffers are still */
+    sched_mu_mine = true; /* S.mu is held: the flush must not take it again */
+    tl_trace_flush();     /* every other thread is parked: the buffers are still */
     _exit(atomic_load(&W.armed) ? atomic_load(&W.code) : TL_EXIT_WATCHDOG);
 }
 
