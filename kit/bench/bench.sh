@@ -138,9 +138,11 @@ bench() {
 
 [ -d "$SRC" ] || { echo "bench: no $SRC/ here (a student starter): the benchmarks measure the reference solutions"; exit 0; }
 
-P4=04-worker-pool P5=05-pipeline P2=02-data-parallelism P6=06-shared-objects P7=07-atomics P8=08-work-stealing
+P1=01-fork-join P3=03-background-thread P4=04-worker-pool P5=05-pipeline P2=02-data-parallelism P6=06-shared-objects P7=07-atomics P8=08-work-stealing
 # shellcheck disable=SC2086
 {
+    bench bench_forkjoin "$P1" -Ichapters/$P1 kit/bench/bench_forkjoin.c $SRC/$P1/sum.c
+    bench bench_background "$P3" -Ichapters/$P3 kit/bench/bench_background.c $SRC/$P3/ticker.c
     bench bench_pool "$P4" -Ichapters/$P4 $GLIB_CFLAGS kit/bench/bench_pool.c $SRC/$P4/pool.c $GLIB_LIBS
     bench bench_chan "$P5" -Ichapters/$P5 $GLIB_CFLAGS kit/bench/bench_chan.c $SRC/$P5/chan.c $GLIB_LIBS
     bench bench_pipeline "$P5" -Ichapters/$P5 kit/bench/bench_pipeline.c $SRC/$P5/pipeline.c $SRC/$P5/chan.c
