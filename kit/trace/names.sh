@@ -14,6 +14,12 @@
 # member or an element inside one (holder.m, locks[2]). A tag that tells
 # nothing is left out, and the caller numbers the object (mutex #1).
 #
+# The binary may be a hostile submission's (the grader names what its threads
+# waited on): gdb runs with no init files and no auto-loading (a binary can
+# carry scripts for gdb in a section of its own), and with TL_NAMES_ROOTS set
+# (folders, colon-separated) a source line is read only from a file inside one
+# of them, whatever file the debug info (or a #line) points to.
+#
 # usage: names.sh BINARY TAG...   prints "TAG NAME" for each tag it can name
 set -u
 [ $# -ge 1 ] || { echo "usage: names.sh BINARY TAG..." >&2; exit 2; }
@@ -26,10 +32,10 @@ shift
 member_name() {
     sym=$1 off=$2
     command -v gdb >/dev/null 2>&1 || { echo "$sym+$off"; return; }
-    type=$(timeout 10 gdb -batch -ex "whatis $sym" "$bin" 2>/dev/null | sed -n 's/^type = //p')
+    type=$(timeout 10 gdb -nx -batch -iex "set auto-load off" -ex "whatis $sym" "$bin" 2>/dev/null | sed -n 's/^type = //p')
     case "$type" in
     *"]")
-        size=$(timeout 10 gdb -batch -ex "print sizeof(${sym}[0])" "$bin" 2>/dev/null | sed -n 's/^\$[0-9]* = //p')
+        size=$(timeout 10 gdb -nx -batch -iex "set auto-load off" -ex "print sizeof(${sym}[0])" "$bin" 2>/dev/null | sed -n 's/^\$[0-9]* = //p')
         if [ -n "$size" ] && [ "$size" -gt 0 ] && [ $((off % size)) = 0 ]; then
             echo "${sym}[$((off / size))]"
             return
@@ -37,7 +43,7 @@ member_name() {
     *struct*)
         # ptype /o: "/*  8 |  40 */    pthread_mutex_t m;", members four spaces in
         # shellcheck disable=SC2016 # awk's own $ fields
-        m=$(timeout 10 gdb -batch -ex "ptype /o $sym" "$bin" 2>/dev/null | awk -v off="$off" '
+        m=$(timeout 10 gdb -nx -batch -iex "set auto-load off" -ex "ptype /o $sym" "$bin" 2>/dev/null | awk -v off="$off" '
             $1 == "/*" && $2 == off && $3 == "|" && $5 == "*/" {
                 s = $0; sub(/^[^*]*\*[^*]*\*\/    /, "", s)
                 if (s ~ /^ /) next                      # a nested member, not this level
@@ -51,13 +57,27 @@ member_name() {
     echo "$sym+$off"
 }
 
+# Whether a source file may be read: always, unless TL_NAMES_ROOTS lists the
+# folders it must lie in.
+readable_here() {
+    [ -z "${TL_NAMES_ROOTS:-}" ] && return 0
+    real=$(realpath -e -- "$1" 2>/dev/null) || return 1
+    rest=$TL_NAMES_ROOTS
+    while [ -n "$rest" ]; do
+        root=$(realpath -e -- "${rest%%:*}" 2>/dev/null) || root=/nonexistent
+        case "$rest" in *:*) rest=${rest#*:} ;; *) rest="" ;; esac
+        case "$real" in "$root"/*) return 0 ;; esac
+    done
+    return 1
+}
+
 # An init site: the first argument of the outermost *_init call on its lines.
 init_name() {
     kind=${1%%-init@*} off=${1#*@}
     found=""
     for loc in $(addr2line -i -e "$bin" "$off" 2>/dev/null | sed 's/ (discriminator [0-9]*)//'); do
         file=${loc%:*} line=${loc##*:}
-        if [ ! -f "$file" ] || [ -z "$line" ] || [ "$line" = "?" ]; then continue; fi
+        if [ ! -f "$file" ] || [ -z "$line" ] || [ "$line" = "?" ] || ! readable_here "$file"; then continue; fi
         arg=$(sed -n "${line}p" "$file" |
             sed -n "s/.*[a-z_]*${kind}_init *( *&* *\([^,)]*\).*/\1/p" | sed 's/ *$//')
         [ -n "$arg" ] && found=$arg

@@ -137,7 +137,18 @@ static void name_objects(struct table *tb, const char *bin, const char *kit)
     if (tb->no == 0)
         return;
     struct sbuf cmd = {0};
-    sb_printf(&cmd, "sh '%s/kit/trace/names.sh' '%s'", kit, bin);
+    /* Sources are read only from the kit and from the exercise's own work
+     * folder (bin is <folder>/obj/<variant>/test<k>), never from wherever a
+     * submission's debug info points. */
+    char folder[4096];
+    textf(folder, sizeof folder, "%s", bin);
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(folder, '/');
+        if (slash != NULL)
+            *slash = '\0';
+    }
+    sb_printf(&cmd, "TL_NAMES_ROOTS='%s/kit:%s/tests:%s/chapters:%s' sh '%s/kit/trace/names.sh' '%s'",
+              kit, kit, kit, folder, kit, bin);
     for (int o = 0; o < tb->no; o++)
         sb_printf(&cmd, " %s", tb->otag[o]); /* [a-z0-9@-] only: parse_table took no more */
     sb_printf(&cmd, " 2>/dev/null");
