@@ -131,16 +131,10 @@ static int run_side(void *ctx)
     return atomic_load(&ticks) != 0; /* idle_ms < PERIOD_MS: no tick is due */
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void print_side(const char *name, struct side *s)
 {
-    qsort(s->lat, (size_t)s->n, sizeof *s->lat, cmp_double);
-    qsort(s->cpu, (size_t)s->n, sizeof *s->cpu, cmp_double);
+    bench_sort(s->lat, s->n);
+    bench_sort(s->cpu, s->n);
     printf("background    %-22s stop to joined: median %.3f ms (%.3f-%.3f);  CPU per cycle: median %.0f us"
            " (%d cycles)\n", name, s->lat[s->n / 2] * 1e3, s->lat[0] * 1e3, s->lat[s->n - 1] * 1e3,
            s->cpu[s->n / 2] * 1e6, s->n);

@@ -95,11 +95,16 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+void bench_sort(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+}
+
 static double median(const double *v, int n)
 {
     double s[BENCH_MAX_ROUNDS];
     memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    bench_sort(s, n);
     return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2.0;
 }
 

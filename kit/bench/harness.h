@@ -83,6 +83,9 @@ void bench_skip(const char *what, const char *why);
 /* Seconds of CLOCK_MONOTONIC. */
 double bench_now(void);
 
+/* Sorts v[0..n) into ascending order; never blocks. */
+void bench_sort(double *v, int n);
+
 /* The calibrated spin: about us microseconds of dependent integer work on
  * this machine (calibrated once per process, at the first call), so a
  * "5 us task" is the same work for every side. */
