@@ -98,14 +98,14 @@ read_exercise() {
 # header is the kit's fault, shown in compile.log; then it returns 1. Writes
 # $B/files (file.<k> lines).
 build_tests() {
-    kit_ok=0 k=0
+    kit_broken=0 k=0
     for t in $(test_files "$ch" "$ex"); do
         k=$((k + 1))
         for v in $variants; do
             mkdir -p "$B/obj/$v"
             o=$(test_object "$t" "$v" "$KIT/chapters/$ch" "$B/testbuild.log") || {
                 cat "$B/testbuild.log" >>"$B/compile.log"
-                kit_ok=1
+                kit_broken=1
                 continue
             }
             ln -sf "$o" "$B/obj/$v/test$k.o"
@@ -119,7 +119,7 @@ build_tests() {
         [ -e "$B/obj/func/test$k.o" ] && test_intents "$(readlink "$B/obj/func/test$k.o")" |
             awk -F '\t' -v k="$k" '$2 != "" { print "intent." k "." $1 "=" $2 }' >>"$B/files"
     done
-    return "$kit_ok"
+    return "$kit_broken"
 }
 
 # meta: what the report needs to know about the exercise before any verdict.

@@ -132,23 +132,15 @@ static void parse_table(struct table *tb, char **lines, int nlines, const char *
 
 /* Name the objects of the O rows the way the timeline does: one run of
  * kit/trace/names.sh (addr2line, nm, gdb) on the test binary for every tag. */
-static void name_objects(struct table *tb, const char *bin, const char *kit)
+static void name_objects(struct table *tb, const char *bin, const char *bdir, const char *kit)
 {
     if (tb->no == 0)
         return;
     struct sbuf cmd = {0};
     /* Sources are read only from the kit and from the exercise's own work
-     * folder (bin is <folder>/obj/<variant>/test<k>), never from wherever a
-     * submission's debug info points. */
-    char folder[4096];
-    textf(folder, sizeof folder, "%s", bin);
-    for (int up = 0; up < 3; up++) {
-        char *slash = strrchr(folder, '/');
-        if (slash != NULL)
-            *slash = '\0';
-    }
+     * folder bdir, never from wherever a submission's debug info points. */
     sb_printf(&cmd, "TL_NAMES_ROOTS='%s/kit:%s/tests:%s/chapters:%s' sh '%s/kit/trace/names.sh' '%s'",
-              kit, kit, kit, folder, kit, bin);
+              kit, kit, kit, bdir, kit, bin);
     for (int o = 0; o < tb->no; o++)
         sb_printf(&cmd, " %s", tb->otag[o]); /* [a-z0-9@-] only: parse_table took no more */
     sb_printf(&cmd, " 2>/dev/null");
@@ -423,7 +415,7 @@ enum tl_class explain_hang(char **lines, int nlines, const char *bin, const char
 {
     static struct table tb; /* large; one dump at a time */
     parse_table(&tb, lines, nlines, bin, bdir, gdb);
-    name_objects(&tb, bin, kit);
+    name_objects(&tb, bin, bdir, kit);
     enum tl_class c = table_class(&tb);
     unsigned long seen[64];
     int nseen = 0, blocked = 0;
