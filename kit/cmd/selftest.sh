@@ -159,7 +159,10 @@ done <"$B/variants.list"
 objs=$(cat "$B"/variants/*/results.json 2>/dev/null |
     grep -o 'waits \(on condition variable\|to lock mutex\) [^ ,]*' | sed 's/.* //' | sort -u)
 if [ -n "$objs" ]; then
-    if echo "$objs" | grep -q '^#'; then bad "a wait-for table numbers what it could name: $(echo "$objs" | tr '\n' ' ')"; else
+    if echo "$objs" | grep -q '^#'; then
+        bad "a wait-for table numbers what it could name: $(echo "$objs" | tr '\n' ' ')"
+        grep -l 'waits \(on condition variable\|to lock mutex\) #' "$B"/variants/*/results.json | sed 's|/results.json$||; s|.*/|      in |'
+    else
         ok "wait-for tables name their objects as the timeline does: $(echo "$objs" | head -n 4 | tr '\n' ' ')"; fi
 fi
 
