@@ -352,6 +352,7 @@ static void graph_source(FILE *f, const struct table *tb, const char *label, enu
 {
     unsigned long seen[64];
     int nseen = 0;
+    bool held_drawn[65] = {false}; /* one "held by" edge a mutex, however many wait for it */
     fprintf(f, "digraph waitfor {\n  rankdir=LR; fontname=\"Helvetica\"; "
                "node [fontname=\"Helvetica\"]; edge [fontname=\"Helvetica\"];\n"
                "  label=\"wait-for graph: %s (%s)\"; labelloc=t;\n",
@@ -369,9 +370,16 @@ static void graph_source(FILE *f, const struct table *tb, const char *label, enu
             fprintf(f, "  m%d [shape=ellipse, label=\"mutex %s\"];\n", k, obj);
             fprintf(f, "  t%d -> m%d [label=\"waits for\"%s];\n", i, k, red);
             int j = waits_for(tb, i);
-            if (j >= 0)
+            if (j >= 0 && k > 0 && k <= 64 && !held_drawn[k]) {
+                /* Red only where the edge closes the cycle: a waiter of this
+                 * mutex and its holder are both in it. */
+                bool hot = false;
+                for (int w = 0; w < tb->n; w++)
+                    hot |= tb->t[w].st == TL_ST_LOCK && tb->t[w].obj == t->obj && tb->cycle[w];
+                held_drawn[k] = true;
                 fprintf(f, "  m%d -> t%d [label=\"held by\"%s];\n", k, j,
-                        tb->cycle[j] ? ", color=red, penwidth=2.5" : "");
+                        hot && tb->cycle[j] ? ", color=red, penwidth=2.5" : "");
+            }
         } else if (t->st == TL_ST_COND || t->st == TL_ST_TIMED) {
             obj_label(tb, t->obj, seen, &nseen, obj, sizeof obj);
             int k = obj_number(seen, &nseen, t->obj);
