@@ -2014,6 +2014,36 @@ void *__wrap_realloc(void *p, size_t n)
     return p == NULL ? allocated(q) : q;
 }
 
+/* reallocarray counts as realloc does; glibc frees p when the product is 0. */
+void *__wrap_reallocarray(void *p, size_t k, size_t n)
+{
+    if (p != NULL && (k == 0 || n == 0)) {
+        if (kit_depth == 0)
+            BUMP(heap_frees);
+        return __real_reallocarray(p, k, n);
+    }
+    if (alloc_fails())
+        return NULL;
+    void *q = __real_reallocarray(p, k, n);
+    return p == NULL ? allocated(q) : q;
+}
+
+/* The aligned allocations: padded per-thread data is the chapters' own advice. */
+void *__wrap_aligned_alloc(size_t align, size_t n)
+{
+    return alloc_fails() ? NULL : allocated(__real_aligned_alloc(align, n));
+}
+
+int __wrap_posix_memalign(void **out, size_t align, size_t n)
+{
+    if (alloc_fails())
+        return ENOMEM; /* *out untouched, as POSIX says */
+    int rc = __real_posix_memalign(out, align, n);
+    if (rc == 0)
+        allocated(*out);
+    return rc;
+}
+
 void __wrap_free(void *p)
 {
     if (p != NULL && kit_depth == 0)

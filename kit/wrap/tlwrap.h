@@ -54,8 +54,9 @@ struct tl_counts {
     long rwlock_writes;    /* pthread_rwlock_wrlock + successful trywrlock */
     long yields;           /* sched_yield calls */
     long cond_spurious;    /* condition waits the kit woke without a signal (see tl_spurious_set) */
-    long heap_allocs;      /* successful malloc, calloc, realloc(NULL, n), strdup, strndup calls */
-    long heap_frees;       /* free(p) with p != NULL, realloc(p, 0) */
+    long heap_allocs;      /* successful malloc, calloc, realloc(NULL, n), reallocarray(NULL, ...),
+                              aligned_alloc, posix_memalign, strdup, strndup calls */
+    long heap_frees;       /* free(p) with p != NULL, realloc(p, 0), reallocarray(p, 0, ...) */
     long faults_injected;  /* calls made to fail by tl_fault_nth() */
 };
 
@@ -98,7 +99,8 @@ void tl_kit_leave(void);
  * before asserting. tl_counts_reset() (each test's start) disarms all. */
 enum tl_fault {
     TL_FAULT_CREATE, /* pthread_create returns the error given, starts nothing */
-    TL_FAULT_MALLOC, /* malloc, calloc, realloc, strdup, strndup return NULL, errno = ENOMEM */
+    TL_FAULT_MALLOC, /* malloc, calloc, realloc(array), aligned_alloc, strdup, strndup return NULL, errno =
+                        ENOMEM; posix_memalign returns ENOMEM */
     TL_FAULT_COUNT
 };
 /* Make the n-th call of kind k from now on fail (n = 1: the next one) with err
