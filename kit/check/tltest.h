@@ -112,6 +112,15 @@ static inline struct tl_counts tl_counts_now(void)
     return c;
 }
 
+/* Heap blocks allocated between the counts c0 and c1 and not freed by c1.
+ * Memory that libc allocates itself (asprintf, getline, open_memstream) is not
+ * counted, but freeing it is, so a correct program can come out below zero:
+ * only a result above zero is a leak. Never blocks. */
+static inline long tl_heap_kept(const struct tl_counts *c0, const struct tl_counts *c1)
+{
+    return (c1->heap_allocs - c0->heap_allocs) - (c1->heap_frees - c0->heap_frees);
+}
+
 /* Returns the condition waits (plain and timed) begun so far; never blocks. */
 static inline long tl_waits_now(void)
 {

@@ -391,7 +391,7 @@ TL_TEST(cancel_wakes_a_blocked_getter_and_frees_every_future)
     pool_destroy(p);
     tl_latch_destroy(&done);
     tl_gate_destroy(&gate);
-    tl_assert(heap_live() == live0, TL_MEMORY,
+    tl_assert(heap_live() <= live0, TL_MEMORY,
               "%ld heap block(s) were never freed once every future was destroyed and the pool "
               "too: is a dropped or completed future ever released?", heap_live() - live0);
 }
@@ -470,7 +470,7 @@ TL_TEST(submit_failures_leave_nothing_behind)
         pool_wait(p);
         tl_assert(c.runs == 0, TL_ERROR_PATH,
                   "future_submit returned NULL (allocation %ld failed) but the task ran anyway", k);
-        tl_assert(heap_live() == live0, TL_ERROR_PATH,
+        tl_assert(heap_live() <= live0, TL_ERROR_PATH,
                   "future_submit returned NULL when allocation %ld failed, but left %ld heap "
                   "block(s) unfreed", k, heap_live() - live0);
     }
@@ -482,7 +482,7 @@ TL_TEST(submit_failures_leave_nothing_behind)
     errno = 0;
     tl_assert(future_submit(p, calc_fn, &c) == NULL && errno == EPIPE, TL_WRONG,
               "future_submit after pool_cancel must return NULL with errno EPIPE (errno %d)", errno);
-    tl_assert(heap_live() == live0, TL_MEMORY,
+    tl_assert(heap_live() <= live0, TL_MEMORY,
               "future_submit refused by a cancelled pool left %ld heap block(s) unfreed",
               heap_live() - live0);
     pool_destroy(p);
