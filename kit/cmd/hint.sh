@@ -7,7 +7,15 @@
 # file under build/hints/, so each call shows one more hint and the learner
 # is never handed the whole list by accident.
 #
-# usage: hint.sh CH/EX [LEVEL|reset|count]    (LEVEL shows that hint again, changing nothing)
+# A hint may end with a line "<!-- for: lost-wakeup data-race -->" (hidden on
+# GitHub): it is the first hint about those bug classes. When the learner's
+# last grade of the exercise (kept by grade.sh in build/hints/CH--EX.last)
+# failed with one of them, the next hint is that one if it has not been seen,
+# rather than the next in line; make test checks that every class a known-buggy
+# variant of the exercise gets has such a hint.
+#
+# usage: hint.sh CH/EX [LEVEL|reset|count|for:CLASS]    (LEVEL shows that hint again, changing nothing;
+#        for:CLASS prints the number of the hint about that bug class, if any)
 set -u
 KIT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=kit/cmd/common.sh
@@ -32,8 +40,19 @@ hint() {
         /^## / { inside = ($2 == ex); next }
         !inside { next }
         /^[0-9]+\. / { n++ }
+        /<!-- for:/ { next }
         want > 0 && n == want { print }
         END { if (want == 0) print n + 0 }
+    ' "$hints"
+}
+
+# The first hint tagged for bug class $1, or nothing.
+hint_for() {
+    awk -v ex="$ex" -v cls="$1" '
+        /^## / { inside = ($2 == ex); next }
+        !inside { next }
+        /^[0-9]+\. / { n++ }
+        /<!-- for:/ { for (i = 3; i < NF; i++) if ($i == cls) { print n; exit } }
     ' "$hints"
 }
 
@@ -44,8 +63,31 @@ mkdir -p build/hints
 seen=$(cat "$state" 2>/dev/null || echo 0)
 case "$ask" in
     count) echo "$total"; exit 0 ;;
+    for:*) hint_for "${ask#for:}"; exit 0 ;;
     reset) rm -f "$state"; echo "Hints for $ch/$ex start again from the first."; exit 0 ;;
-    "") level=$((seen + 1)) ;;
+    "") level=$((seen + 1))
+        # Where the last grade failed, start at the hint about its class.
+        last=$(cat "build/hints/$ch--$ex.last" 2>/dev/null)
+        case "$last" in
+            "" | passed | not-started) ;;
+            *) about=$(hint_for "$last")
+               why=$(sed -n 's/^TL_CLASS([A-Z_]*, "'"$last"'", "\(.*\)")$/\1/p' kit/proto/protocol.def)
+               printf 'Your last grade of %s/%s: %s%s.\n' "$ch" "$ex" "$last" "${why:+ - $why}"
+               if [ -z "$about" ]; then
+                   :
+               elif [ "$about" -gt "$seen" ]; then
+                   level=$about
+                   case $about in
+                       2) gentler="hint 1 is gentler" ;;
+                       3) gentler="hints 1 and 2 are gentler" ;;
+                       *) gentler="hints 1 to $((about - 1)) are gentler" ;;
+                   esac
+                   [ "$about" -gt 1 ] && echo "Hint $about is the one about it, so it comes next; $gentler (make hint EX=$ch/$ex LEVEL=1 shows the first)."
+               elif [ "$level" -le "$total" ]; then
+                   echo "Hint $about, already seen, is the one about it: make hint EX=$ch/$ex LEVEL=$about."
+               fi
+               echo ;;
+        esac ;;
     *[!0-9]*) die "LEVEL must be a number from 1 to $total" ;;
     *) level=$ask
        if [ "$seen" = 0 ]; then

@@ -282,7 +282,7 @@ if command -v pandoc >/dev/null 2>&1; then
         bad "make book's HTML page: $(cat "$B/html.log")"
     fi
 fi
-nbook=0
+nbook=0 ntag=0
 for ex in tests/[0-9][0-9]-*/*.ex; do
     # shellcheck disable=SC1090
     b=$( . "./$ex"; echo "${book:-}")
@@ -300,8 +300,19 @@ for ch in chapters/[0-9][0-9]-*; do
             bad "$ch/HINTS.md: '## $e' needs at least two numbered hints for make hint"
         fi
         [ -f "$ch/$e.h" ] || bad "$ch/$e.h (the contract) is missing"
+        # make hint starts where the last grade failed: each class a known
+        # bug of the exercise gets needs a hint that says it is about it.
+        for c in $(sed -n '1s/.*expect: *\([a-z|-]*\).*/\1/p' tests/"$n"/bugs/"$e"--*.c 2>/dev/null |
+                   tr '|' '\n' | sort -u); do
+            if [ -n "$(sh kit/cmd/hint.sh "$n/$e" "for:$c" 2>/dev/null)" ]; then ntag=$((ntag + 1)); else
+                bad "$ch/HINTS.md: no hint of '## $e' is tagged <!-- for: $c --> (a known bug of it is $c)"; fi
+        done
+    done
+    for c in $(sed -n 's/^ *<!-- for: \(.*\) -->$/\1/p' "$ch/HINTS.md"); do
+        grep -q "^TL_CLASS([A-Z_]*, \"$c\"" kit/proto/protocol.def || bad "$ch/HINTS.md tags a hint for '$c', which is no bug class"
     done
 done
+ok "make hint has a hint for each of the $ntag classes the known bugs get, exercise by exercise"
 if sh kit/cmd/chapters.sh timelines "$B/diagrams" >"$B/diagrams.log" 2>&1; then
     n=0
     for s in "$B"/diagrams/*.svg; do

@@ -397,8 +397,19 @@ fi
 echo "ms=$(( $(now_ms) - start_all ))" >"$W/total"
 
 mkdir -p "$(dirname "$RESULTS")"
+summary=${TL_SUMMARY:-$W/summary}
 "$KB/kit/tlreport" -w "$W" -k "$KIT" -j "$RESULTS" ${FORMATS:+-f "$FORMATS"} ${TL_QUIET:+-q} $BRIEF \
-    ${TL_SUMMARY:+-s "$TL_SUMMARY"}
+    -s "$summary"
 rc=$?
+# The learner's own exercises: keep each one's last class, so that make hint
+# can start at the hint about it (kit/cmd/hint.sh). Never for a submission
+# graded from elsewhere, and a kit the grader may not write loses nothing.
+if [ "$SUB" = "$KIT/chapters" ] && [ -z "${TL_SUMMARY:-}" ] && [ -f "$summary" ]; then
+    mkdir -p "$KIT/build/hints" 2>/dev/null &&
+        while read -r chex _ _ cls _; do
+            grep -q '^untouched=1' "$W/$chex/meta" 2>/dev/null && cls=not-started
+            echo "$cls" >"$KIT/build/hints/$(echo "$chex" | sed 's|/|--|').last" 2>/dev/null
+        done <"$summary"
+fi
 [ "$KEEP" = 1 ] && echo "work folder kept: $W"
 exit $rc
