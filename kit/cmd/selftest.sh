@@ -302,8 +302,8 @@ for ch in chapters/[0-9][0-9]-*; do
         [ -f "$ch/$e.h" ] || bad "$ch/$e.h (the contract) is missing"
         # make hint starts where the last grade failed: each class a known
         # bug of the exercise gets needs a hint that says it is about it.
-        for c in $(sed -n '1s/.*expect: *\([a-z|-]*\).*/\1/p' tests/"$n"/bugs/"$e"--*.c 2>/dev/null |
-                   tr '|' '\n' | sort -u); do
+        for c in $(awk 'FNR == 1 && sub(/.*expect: */, "") { sub(/[^a-z|-].*/, ""); print }' \
+                       tests/"$n"/bugs/"$e"--*.c 2>/dev/null | tr '|' '\n' | sort -u); do
             if [ -n "$(sh kit/cmd/hint.sh "$n/$e" "for:$c" 2>/dev/null)" ]; then ntag=$((ntag + 1)); else
                 bad "$ch/HINTS.md: no hint of '## $e' is tagged <!-- for: $c --> (a known bug of it is $c)"; fi
         done
