@@ -85,6 +85,10 @@ struct tres {
     struct sbuf msg;   /* the evidence, first line deciding */
 };
 
+/* The message of each test of a further pass that grade.sh skipped because
+ * the functional pass of its file hung (run_pass). */
+#define SKIPPED_MSG "not run: the functional pass already hung\n"
+
 /* One pass (func, chaos, pinned, tsan, asan) over every test file. */
 struct pres {
     char pass[16];

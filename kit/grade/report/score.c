@@ -104,15 +104,47 @@ static void test_entry(struct ex *e, int k, int i, int ti, int qmax, struct entr
  * test failed with the same class before: the functional pass (its own entry,
  * 0) or an earlier further pass (its index); -1 when t's failure is new here.
  * A bug that fails one test in every pass is then shown once, not five times. */
-static int failed_before(const struct ex *e, const struct pres *p, const struct tres *t)
+static bool stuck_class(enum tl_class c)
+{
+    return c == TL_DEADLOCK || c == TL_LOST_WAKEUP || c == TL_HANG;
+}
+
+/* A test that got stuck before and now fails with a thread leak or stuck
+ * again shows the same bug: the threads it left blocked are what the
+ * sanitizer's exit report or the later watchdog sees. *cls is the class to
+ * name (the earlier one). */
+static int failed_before(const struct ex *e, const struct pres *p, const struct tres *t,
+                         enum tl_class *cls)
 {
     for (int q = 0; q < e->np && &e->p[q] != p; q++)
         for (int i = 0; i < e->p[q].nt; i++) {
             const struct tres *f = &e->p[q].t[i];
-            if (f->file == t->file && strcmp(f->name, t->name) == 0 && !f->ok && f->cls == t->cls)
+            if (f->file != t->file || strcmp(f->name, t->name) != 0 || f->ok)
+                continue;
+            if (f->cls == t->cls ||
+                (stuck_class(f->cls) && (t->cls == TL_THREAD_LEAK || stuck_class(t->cls)))) {
+                *cls = f->cls;
                 return q;
+            }
         }
     return -1;
+}
+
+/* The first test the functional pass saw stuck (the reason a further pass
+ * that reruns its binary was skipped), or NULL. */
+static const struct tres *first_stuck(const struct ex *e)
+{
+    const struct tres *any = NULL;
+    for (int i = 0; e->np > 0 && i < e->p[0].nt; i++) {
+        const struct tres *t = &e->p[0].t[i];
+        if (t->ok || !stuck_class(t->cls) || strstr(sb_str(&t->msg), "not run: ") != NULL)
+            continue;
+        if (t->symptom) /* the watchdog's snapshot: this one hung */
+            return t;
+        if (any == NULL)
+            any = t;
+    }
+    return any;
 }
 
 /* The entry of a whole further pass p. */
@@ -123,6 +155,28 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
           pass_title(p->pass, buf, sizeof buf));
     en->qmax = qmax;
     en->ok = p->ok;
+    /* A pass skipped because the functional pass hung (grade.sh's run_pass):
+     * its tests are one line, and a pass that ran nothing has no seed to replay. */
+    int nskip = 0;
+    for (int i = 0; i < p->nt; i++)
+        nskip += strcmp(sb_str(&p->t[i].msg), SKIPPED_MSG) == 0;
+    const struct tres *stuck = nskip > 0 ? first_stuck(e) : NULL;
+    if (nskip == p->nt && p->nt > 0) {
+        char h[100];
+        human(stuck != NULL ? stuck->name : "", h, sizeof h);
+        en->cls = stuck != NULL ? stuck->cls : p->cls;
+        if (stuck != NULL)
+            sb_printf(&en->out, "Not run: the functional tests already got stuck in '%s' (%s), "
+                                "and this pass reruns them: it would only get stuck again.\n",
+                      h, tl_class_name[stuck->cls]);
+        else
+            sb_printf(&en->out, "Not run: the functional tests already got stuck, and this pass "
+                                "reruns them: it would only get stuck again.\n");
+        advice(e, en->cls, stuck != NULL && stuck->book[0] ? stuck->book : NULL, &en->advice);
+        textf(en->book, sizeof en->book, "%s",
+              stuck != NULL && stuck->book[0] ? stuck->book : "");
+        return;
+    }
     if (strcmp(p->pass, "chaos") == 0 && e->seed[0])
         sb_printf(&en->out, "%s with CHAOS_SEED=%s.\n", p->ok ? "Passed" : "Failed", e->seed);
     if (strcmp(p->pass, "sched") == 0 && e->sseed[0])
@@ -143,11 +197,14 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
         char h[100];
         human(p->t[i].name, h, sizeof h);
         const char *msg = sb_str(&p->t[i].msg);
+        if (strcmp(msg, SKIPPED_MSG) == 0)
+            continue; /* one line for them all, below */
         bool unrun = strstr(msg, "not run: ") != NULL;
-        int before = failed_before(e, p, &p->t[i]);
+        enum tl_class was = p->t[i].cls;
+        int before = failed_before(e, p, &p->t[i], &was);
         if (before >= 0) {
             char t2[200];
-            sb_printf(&again, "%s%s (%s%s%s)", again.n ? "; " : "", h, tl_class_name[p->t[i].cls],
+            sb_printf(&again, "%s%s (%s%s%s)", again.n ? "; " : "", h, tl_class_name[was],
                       before > 0 ? ", as under " : "",
                       before > 0 ? pass_title(e->p[before].pass, t2, sizeof t2) : "");
             if (draw_any == NULL && !unrun)
@@ -171,6 +228,14 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
     if (again.n)
         sb_printf(&en->out, "Fails here too, as already shown: %s.\n", sb_str(&again));
     free(again.s);
+    if (nskip > 0) {
+        char h[100] = "";
+        if (stuck != NULL)
+            human(stuck->name, h, sizeof h);
+        sb_printf(&en->out, "Not run: %d test%s of a file whose functional tests got stuck%s%s%s "
+                            "(it would only get stuck again).\n",
+                  nskip, nskip == 1 ? "" : "s", h[0] ? " (in '" : "", h, h[0] ? "')" : "");
+    }
     if (strcmp(p->pass, "tsan") == 0 && !p->ok && e->fence)
         sb_printf(&en->out, "Note: ThreadSanitizer does not understand atomic_thread_fence, "
                             "so code that relies on a fence is reported as racy even when it "
