@@ -1915,7 +1915,19 @@ int __wrap_clock_gettime(clockid_t clk, struct timespec *t)
     return 0;
 }
 
-int __wrap_poll(struct pollfd *fds, nfds_t n, int ms)
+/* While a thread with a slot waits in one of these, its slot says where from
+ * (its state stays "running": they count nothing, and claim no slot), so that
+ * a wait-for table shows a test's own bounded wait as that, not as a loop that
+ * never ends. */
+#define WAIT_FROM(from)                                                             \
+    int ws_ = my_slot;                                                            \
+    if (ws_ >= 0)                                                                 \
+        atomic_store_explicit(&slots[ws_].where, (uintptr_t)(from), memory_order_relaxed)
+#define WAIT_DONE()                                                                 \
+    if (ws_ >= 0)                                                                 \
+        atomic_store_explicit(&slots[ws_].where, 0, memory_order_relaxed)
+
+static int poll_as(struct pollfd *fds, nfds_t n, int ms)
 {
     if (n != 0 || !tl_sched_active())
         return __real_poll(fds, n, ms);
@@ -1926,7 +1938,17 @@ int __wrap_poll(struct pollfd *fds, nfds_t n, int ms)
     return 0;
 }
 
-int __wrap_sem_wait(sem_t *sem)
+int __wrap_poll(struct pollfd *fds, nfds_t n, int ms)
+{
+    WAIT_FROM(__builtin_return_address(0));
+    int rc = poll_as(fds, n, ms);
+    int e = errno;
+    WAIT_DONE();
+    errno = e;
+    return rc;
+}
+
+static int sem_wait_as(sem_t *sem)
 {
     if (!tl_sched_active())
         return __real_sem_wait(sem);
@@ -1939,7 +1961,17 @@ int __wrap_sem_wait(sem_t *sem)
     return 0;
 }
 
-int __wrap_sem_timedwait(sem_t *sem, const struct timespec *abs)
+int __wrap_sem_wait(sem_t *sem)
+{
+    WAIT_FROM(__builtin_return_address(0));
+    int rc = sem_wait_as(sem);
+    int e = errno;
+    WAIT_DONE();
+    errno = e;
+    return rc;
+}
+
+static int sem_timedwait_as(sem_t *sem, const struct timespec *abs)
 {
     if (!tl_sched_active())
         return __real_sem_timedwait(sem, abs);
@@ -1958,6 +1990,16 @@ int __wrap_sem_timedwait(sem_t *sem, const struct timespec *abs)
             return -1;
         }
     }
+}
+
+int __wrap_sem_timedwait(sem_t *sem, const struct timespec *abs)
+{
+    WAIT_FROM(__builtin_return_address(0));
+    int rc = sem_timedwait_as(sem, abs);
+    int e = errno;
+    WAIT_DONE();
+    errno = e;
+    return rc;
 }
 
 int __wrap_sem_post(sem_t *sem)

@@ -275,6 +275,20 @@ static enum tl_class table_class(struct table *tb)
     return c == TL_NONE ? TL_HANG : c;
 }
 
+/* Whether where's innermost frame ("f() at file:line, called from ...") is
+ * in the kit's test helpers: a running thread there is a test waiting on
+ * its own semaphore or nap (tlwrap.c's WAIT_FROM), not the learner's loop. */
+static bool in_test_helper(const char *where)
+{
+    const char *at = strstr(where, " at ");
+    if (at == NULL)
+        return false;
+    at += 4;
+    size_t len = strcspn(at, ":,");
+    return (len == 8 && strncmp(at, "tltest.h", 8) == 0) ||
+           (len == 9 && strncmp(at, "tlcheck.h", 9) == 0);
+}
+
 /* "waits to lock mutex c->lock, held by T1 worker": what thread i was doing. */
 static void thread_doing(const struct table *tb, int i, unsigned long *seen, int *nseen,
                          char *what, size_t n)
@@ -305,6 +319,8 @@ static void thread_doing(const struct table *tb, int i, unsigned long *seen, int
         textf(what, n, "waits to join %s", w >= 0 ? tb->t[w].name : "a thread");
     } else if (t->st == TL_ST_SLEEP) {
         textf(what, n, "sleeps");
+    } else if (t->st == TL_ST_RUN && in_test_helper(t->where)) {
+        textf(what, n, "is the test itself, waiting (for a bounded time) for the threads it checks");
     } else if (t->st == TL_ST_RUN) {
         textf(what, n, "is running (a loop that never ends?)");
     } else if (t->st == TL_ST_SPIN) {
