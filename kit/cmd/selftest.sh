@@ -336,6 +336,14 @@ if [ -f tests/kit/sample.trace ]; then
        neato -n2 -Tsvg "$B/sample.dot" -o "$B/sample.svg" &&
        build/kit/jsoncheck -s "$B/sample.json" >/dev/null; then ok "timeline renderer on tests/kit/sample.trace (SVG and JSON)"; else bad "timeline renderer failed on the sample trace"; fi
 fi
+# The axis break: where nothing happens on the scheduler's clock, never where a thread may be computing.
+brk() { build/kit/timeline -t "$1" "tests/kit/$1.trace" "$B/$1.dot" 2>/dev/null &&
+        neato -n2 -Tsvg "$B/$1.dot" -o "$B/$1.svg" && grep -c 'nothing was traced' "$B/$1.svg"; }
+if [ "$(brk break)" = 1 ] && [ "$(brk break-real)" = 0 ]; then
+    ok "timeline breaks its axis over 4 s of nothing (break.trace), not over a thread at work (break-real.trace)"
+else
+    bad "timeline's axis break: break.trace should have one, break-real.trace none"
+fi
 
 printf '\n%d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" = 0 ]

@@ -41,6 +41,8 @@
 #define LIFE_H 4.0       /* height of the thread-life bar */
 #define OFFCPU_H 4.0     /* height of the strip under a lane for time off the CPU */
 #define MIN_BOX_W 2.0    /* so that a 1 ns span still shows */
+#define BREAK_W 44.0     /* width of the axis break (find_break) */
+#define BREAK_FRACTION 0.4 /* a stretch with no event over this much of the trace is broken */
 #define MARGIN 12.0
 #define TOP 86.0         /* centre of the first lane, from the top */
 #define DEFAULT_MAX 2000 /* drawn spans + instants + arrows */
@@ -353,6 +355,8 @@ struct trace {
     size_t noff, cap_off;
     int *order;         /* lane indices, top to bottom */
     uint64_t t0, t1;    /* first and last timestamp */
+    int virtual_clock;  /* 'clock virtual': recorded under the scheduler, where time
+                         * passes only in waits and naps, never in running code */
     size_t omitted_spans, omitted_arrows, omitted_instants;
 };
 
@@ -461,8 +465,12 @@ static void parse_line(struct trace *t, char *s, long line)
         t->offs[t->noff++] = o;
         return;
     }
-    die("%s:%ld: unknown record (expected 'lane', 'obj', 'ev' or 'offcpu'): %.60s", trace_path,
-        line, s);
+    if (strcmp(p, "clock virtual") == 0 || strcmp(p, "clock real") == 0) {
+        t->virtual_clock = p[6] == 'v';
+        return;
+    }
+    die("%s:%ld: unknown record (expected 'lane', 'obj', 'ev', 'offcpu' or 'clock'): %.60s",
+        trace_path, line, s);
 }
 
 /* Read the whole file at path into t. Exits with a message on any error. */
@@ -1170,17 +1178,83 @@ struct canvas {
     struct dot d;
     const struct trace *t;
     double x0;       /* where time t->t0 is */
-    double scale;    /* points per ns */
+    double scale;    /* points per ns, outside the break */
+    uint64_t g0, g1; /* the break: a stretch with no event, drawn BREAK_W wide (g0 == g1: none) */
     double label_w;  /* width of the thread-name column */
     double axis_y;
     struct legend lg[MAX_LEGEND];
     int nlg;
 };
 
-/* x of time ns. */
+/* x of time ns: linear, except that the break [g0, g1] is BREAK_W wide. */
 static double xt(const struct canvas *c, uint64_t ns)
 {
-    return c->x0 + (double)(ns - c->t->t0) * c->scale;
+    const uint64_t t0 = c->t->t0;
+    if (c->g1 == c->g0 || ns <= c->g0)
+        return c->x0 + (double)(ns - t0) * c->scale;
+    double at_break = c->x0 + (double)(c->g0 - t0) * c->scale;
+    if (ns >= c->g1)
+        return at_break + BREAK_W + (double)(ns - c->g1) * c->scale;
+    return at_break + BREAK_W * (double)(ns - c->g0) / (double)(c->g1 - c->g0);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Whether nothing runs in [g0, g1]: every thread alive through it is inside
+ * a blocked span (a lock, a wait, a join, a sleep) that covers it. A thread
+ * alive with no such span may be computing, which is no empty time. */
+static int all_blocked(const struct trace *t, uint64_t g0, uint64_t g1)
+{
+    for (size_t li = 0; li < t->nlanes; li++) {
+        const struct lane *l = &t->lanes[li];
+        if (l->n == 0 || l->t_end <= g0 || l->t_start >= g1)
+            continue;
+        int covered = 0;
+        for (size_t k = 0; k < t->nspan && !covered; k++) {
+            const struct span *sp = &t->spans[k];
+            covered = sp->lane == (int)li && sp->blocked && sp->t0 <= g0 && sp->t1 >= g1;
+        }
+        if (!covered)
+            return 0;
+    }
+    return 1;
+}
+
+/* The longest stretch of the trace in which nothing happens, into *g0 and *g1,
+ * when it is over BREAK_FRACTION of the whole (else *g0 == *g1). Drawn to
+ * scale, a run the scheduler stopped at its virtual time limit, or threads
+ * that all wait a second after a burst of work, squeeze everything that
+ * matters into the first pixels. Nothing happens where there is no event and
+ * no off-CPU edge and, on a real clock, every thread is blocked (all_blocked):
+ * on the scheduler's virtual clock running code takes no time at all. */
+static void find_break(const struct trace *t, uint64_t *g0, uint64_t *g1)
+{
+    *g0 = *g1 = t->t0;
+    size_t n = 0;
+    uint64_t *ts = xrealloc(NULL, (t->nev + 2 * t->noff + 1) * sizeof *ts);
+    for (size_t i = 0; i < t->nev; i++)
+        ts[n++] = t->evs[i].ns;
+    for (size_t i = 0; i < t->noff; i++) {
+        ts[n++] = t->offs[i].t0;
+        ts[n++] = t->offs[i].t1;
+    }
+    qsort(ts, n, sizeof *ts, cmp_u64);
+    double least = BREAK_FRACTION * (double)(t->t1 - t->t0);
+    uint64_t best = 0;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t gap = ts[i] - ts[i - 1];
+        if (gap > best && (double)gap > least &&
+            (t->virtual_clock || all_blocked(t, ts[i - 1], ts[i]))) {
+            best = gap;
+            *g0 = ts[i - 1];
+            *g1 = ts[i];
+        }
+    }
+    free(ts);
 }
 
 /* Choose the legend's entries (what the diagram uses, plus running and blocked
@@ -1268,8 +1342,10 @@ static void draw_grid(struct canvas *c)
         rect(&c->d, MARGIN, TOP + (double)r * LANE_GAP, c->x0 + PLOT_W + 8 - MARGIN, LANE_GAP,
              r % 2 ? "#ffffff" : "#f3f5f8", NULL);
 
-    /* 5 to 10 ticks, 1, 2 or 5 times a power of ten apart. */
-    uint64_t dur = t->t1 - t->t0 != 0 ? t->t1 - t->t0 : 1000;
+    /* 5 to 10 ticks, 1, 2 or 5 times a power of ten apart, over the time
+     * drawn to scale (none inside the break). */
+    uint64_t full = t->t1 - t->t0 != 0 ? t->t1 - t->t0 : 1000;
+    uint64_t dur = full - (c->g1 - c->g0);
     uint64_t step = 1, raw = dur / 10 != 0 ? dur / 10 : 1;
     while (step * 10 <= raw)
         step *= 10;
@@ -1282,16 +1358,41 @@ static void draw_grid(struct canvas *c)
                       : unit == 1000u       ? "us"
                                             : "ns";
     double grid_top = TOP - LANE_GAP / 2;
-    for (uint64_t v = 0; v <= dur; v += step)
-        rect(&c->d, c->x0 + (double)v * c->scale - 0.3, (grid_top + c->axis_y) / 2, 0.6,
+    uint64_t b0 = c->g0 - t->t0, b1 = c->g1 - t->t0; /* the break, from the start */
+    uint64_t after = b1 == b0 ? 0 : (b1 + step - 1) / step * step; /* first tick after it */
+    for (uint64_t v = 0; v <= full; v += step) {
+        if (b1 != b0 && v > b0 && v < after)
+            v = after;
+        if (v > full)
+            break;
+        rect(&c->d, xt(c, t->t0 + v) - 0.3, (grid_top + c->axis_y) / 2, 0.6,
              c->axis_y - grid_top, "#d5d9e0", NULL);
-    rect(&c->d, c->x0, c->axis_y, PLOT_W, 1, "#333333", NULL);
-    for (uint64_t v = 0; v <= dur; v += step) {
-        double x = c->x0 + (double)v * c->scale;
+    }
+    if (b1 == b0) {
+        rect(&c->d, c->x0, c->axis_y, PLOT_W, 1, "#333333", NULL);
+    } else { /* the axis in two pieces, the gap between them the break */
+        double xa = xt(c, c->g0), xb = xt(c, c->g1);
+        rect(&c->d, c->x0, c->axis_y, xa - 6 - c->x0, 1, "#333333", NULL);
+        rect(&c->d, xb + 6, c->axis_y, c->x0 + PLOT_W - xb - 6, 1, "#333333", NULL);
+        text(&c->d, (xa + xb) / 2, c->axis_y, "//", 10, "#333333", 'c', "Helvetica-Bold");
+    }
+    if (b1 != b0) { /* where the time after the break starts, unless a tick is near */
+        double xb = xt(c, c->g1);
+        if (after > full || xt(c, t->t0 + after) - xb > 40)
+            text(&c->d, xb + 4, c->axis_y + 14, fmt_ns(b1), 8, "#555555", 'l',
+                 "Helvetica-Oblique");
+    }
+    for (uint64_t v = 0; v <= full; v += step) {
+        if (b1 != b0 && v > b0 && v < after)
+            v = after;
+        if (v > full)
+            break;
+        double x = xt(c, t->t0 + v);
         rect(&c->d, x - 0.4, c->axis_y + 3, 0.8, 6, "#333333", NULL);
         char b[32];
         snprintf(b, sizeof b, "%g", (double)v / (double)unit);
-        text(&c->d, x, c->axis_y + 14, b, 9, "#333333", 'c', NULL);
+        /* past a break, far beyond the axis's unit: say it with its own */
+        text(&c->d, x, c->axis_y + 14, v / unit >= 10000 ? fmt_ns(v) : b, 9, "#333333", 'c', NULL);
     }
     text(&c->d, c->x0 - 12, c->axis_y + 14, xsprintf("time (%s)", uname), 9, "#333333", 'r',
          "Helvetica-Oblique");
@@ -1394,8 +1495,10 @@ static void draw_spans(struct canvas *c)
 /* Off the CPU: a thin amber strip under the lane's boxes for each stretch in
  * which the thread was not blocked by the trace's account yet mostly not on a
  * CPU (trace.h's 'offcpu' lines). The tracer knows how long, not exactly
- * when within the stretch; the tooltip says both. A blocked span (a lock, a
- * wait) is a dashed pale red box instead: the two never look alike. */
+ * when within the stretch: the strip covers the stretch, as opaque as the part
+ * of it spent off the CPU (a quarter off is pale, all of it solid), and the
+ * tooltip says both. A blocked span (a lock, a wait) is a dashed pale red box
+ * instead: the two never look alike. */
 static void draw_offcpu(struct canvas *c)
 {
     const struct trace *t = c->t;
@@ -1407,13 +1510,37 @@ static void draw_offcpu(struct canvas *c)
         double x0 = xt(c, o->t0), w = xt(c, o->t1) - x0;
         if (w < MIN_BOX_W)
             w = MIN_BOX_W;
-        rect(&c->d, x0, l->y + BOX_H / 2 + 1 + OFFCPU_H / 2, w, OFFCPU_H, OFFCPU_COLOR,
+        double part = o->t1 > o->t0 ? (double)o->off / (double)(o->t1 - o->t0) : 1.0;
+        char fill[16];
+        snprintf(fill, sizeof fill, "%s%02x", OFFCPU_COLOR, (unsigned)(0x30 + part * (0xff - 0x30)));
+        rect(&c->d, x0, l->y + BOX_H / 2 + 1 + OFFCPU_H / 2, w, OFFCPU_H, fill,
              xsprintf("%s: runnable but not on a CPU for %s of the %s from %s to %s\n"
                       "(waiting for a CPU, or in a call the kit does not trace; "
                       "not waiting for a lock)",
                       l->name, fmt_ns(o->off), fmt_ns(o->t1 - o->t0), fmt_ns(o->t0 - t->t0),
                       fmt_ns(o->t1 - t->t0)));
     }
+}
+
+/* The break, over the lanes: a pale dashed band whose tooltip says how long
+ * it really is, so that nobody reads the squeezed stretch as short. */
+static void draw_break(struct canvas *c)
+{
+    if (c->g1 == c->g0)
+        return;
+    const struct trace *t = c->t;
+    double xa = xt(c, c->g0), xb = xt(c, c->g1), top = TOP - LANE_GAP / 2;
+    double h = (double)t->nlanes * LANE_GAP;
+    node(&c->d, (xa + xb) / 2, top + h / 2, xb - xa - 8, h);
+    attr(&c->d, "fillcolor=\"#ffffffb0\", color=\"#9aa3ad\", style=\"filled,dashed\"");
+    attr_q(&c->d, "tooltip",
+           xsprintf("%s from %s to %s in which nothing was traced (every thread kept doing "
+                    "what it was doing): drawn %g points wide instead of to scale",
+                    fmt_ns(c->g1 - c->g0), fmt_ns(c->g0 - t->t0), fmt_ns(c->g1 - t->t0),
+                    BREAK_W));
+    end_node(&c->d);
+    text(&c->d, (xa + xb) / 2, top - 8, xsprintf("%s", fmt_ns(c->g1 - c->g0)), 8, "#555555", 'c',
+         "Helvetica-Oblique");
 }
 
 /* Instants: a small triangle on top of the lane, its text above it when there is room. */
@@ -1522,7 +1649,9 @@ static void write_dot(const struct trace *t, const char *path, const char *title
         die("cannot write '%s': %s", path, strerror(errno));
     struct canvas c = {.d = {f, 0, 0}, .t = t};
     uint64_t dur = t->t1 - t->t0 != 0 ? t->t1 - t->t0 : 1000;
-    c.scale = PLOT_W / (double)dur;
+    find_break(t, &c.g0, &c.g1);
+    c.scale = c.g1 == c.g0 ? PLOT_W / (double)dur
+                           : (PLOT_W - BREAK_W) / (double)(dur - (c.g1 - c.g0));
     /* The name column is as wide as the longest thread name, within reason. */
     c.label_w = text_w("waited 100% of 999 us", 8);
     for (size_t i = 0; i < t->nlanes; i++) {
@@ -1550,6 +1679,7 @@ static void write_dot(const struct trace *t, const char *path, const char *title
     draw_spans(&c);
     draw_offcpu(&c);
     draw_instants(&c);
+    draw_break(&c);
     draw_legend(&c);
     draw_arrows(&c);
     fputs("}\n", f);

@@ -27,6 +27,7 @@
  *     obj <address> <object name>
  *     ev <ns> <lane> <kind> <arg> <name>
  *     offcpu <lane> <from ns> <to ns> <ns off the CPU>
+ *     clock virtual        (only under the sched pass: time is the scheduler's)
  * kind is one letter: B begin running span, W begin blocked span, E end the
  * innermost span, I instant, S flow out (arg = flow id), F flow in (arg =
  * flow id), T thread start, X thread exit.
@@ -303,6 +304,9 @@ void tl_trace_flush(void)
         return;
     }
     fprintf(f, "threadlab-trace 1\n");
+    struct timespec vt;
+    if (tl_sched_clock != NULL && tl_sched_clock(CLOCK_MONOTONIC, &vt) == 0)
+        fprintf(f, "clock virtual\n");
     /* pairs with the release CAS in tl_buf(): each buffer's header is visible */
     struct tl_tbuf *b0 = atomic_load_explicit(&tl_bufs, memory_order_acquire);
     for (struct tl_tbuf *b = b0; b != NULL; b = b->next)
