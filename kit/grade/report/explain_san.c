@@ -185,6 +185,11 @@ static void digest_line(struct digest *d, struct logline *l, struct sbuf *msg)
         }
     } else if (!d->leak && strncmp(t, "Thread T", 8) == 0) {
         d->frames = 0; /* who created the racing threads: noise here */
+    } else if (strncmp(t, "Location is global '<null>'", 27) == 0) {
+        /* TSan's failed second look at a stack address ("at 0x000000000000
+         * ([stack]+0x..)"), after "Location is stack of ...": it contradicts
+         * the line before and says nothing */
+        d->frames = 0;
     } else if (isupper((unsigned char)t[0]) && l->indent == 2) {
         /* TSan: "  Write of size 8 at 0x.. by thread T2:", "  Location is global 'x' ..." */
         bool stack = t[strlen(t) - 1] == ':';

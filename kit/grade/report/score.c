@@ -213,6 +213,20 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
         }
         if (draw == NULL && !unrun)
             draw = p->t[i].name;
+        /* The same evidence as a test listed above (one race that every test
+         * trips over): its name, not the report again. */
+        int same = -1;
+        enum tl_class ignored;
+        for (int j = 0; j < i && same < 0 && !unrun; j++)
+            if (!p->t[j].ok && strcmp(sb_str(&p->t[j].msg), msg) == 0 &&
+                failed_before(e, p, &p->t[j], &ignored) < 0)
+                same = j;
+        if (same >= 0) {
+            char h2[100];
+            human(p->t[same].name, h2, sizeof h2);
+            sb_printf(&en->out, "%s: the same report as %s.\n", h, h2);
+            continue;
+        }
         if (strstr(msg, "not run: ") == NULL && p->t[i].intent != NULL) {
             sb_printf(&en->out, "%s:\n", h);
             intent_line(&en->out, "", p->t[i].intent);
