@@ -277,7 +277,7 @@ static enum tl_class table_class(struct table *tb)
 
 /* Whether where's innermost frame ("f() at file:line, called from ...") is
  * in the kit's test helpers: a running thread there is a test waiting on
- * its own semaphore or nap (tlwrap.c's WAIT_FROM), not the learner's loop. */
+ * its own semaphore or nap (tlwrap.c's RETURN_NOTING_WHERE), not the learner's loop. */
 static bool in_test_helper(const char *where)
 {
     const char *at = strstr(where, " at ");

@@ -320,7 +320,8 @@ static void judge_pass(struct ex *e, struct pres *p, int k, const struct options
             t->hidden = false;
             t->cls = TL_HANG;
             t->symptom = true;
-            sb_printf(&t->msg, "%s", SKIPPED_MSG);
+            t->skipped = true;
+            sb_printf(&t->msg, "not run: the functional pass already hung\n");
         }
         return;
     }

@@ -81,13 +81,10 @@ struct tres {
     enum tl_class cls;
     bool asserted;     /* cls came from the test's own tl_assert() tag */
     bool symptom;      /* cls is a symptom: a hang snapshot, a race with a destroy */
+    bool skipped;      /* not run: grade.sh skipped the pass after the functional one hung */
     char book[160];    /* "1.4 Title" when the failing assertion says "(book 1.4)" */
     struct sbuf msg;   /* the evidence, first line deciding */
 };
-
-/* The message of each test of a further pass that grade.sh skipped because
- * the functional pass of its file hung (run_pass). */
-#define SKIPPED_MSG "not run: the functional pass already hung\n"
 
 /* One pass (func, chaos, pinned, tsan, asan) over every test file. */
 struct pres {

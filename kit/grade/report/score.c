@@ -100,16 +100,17 @@ static void test_entry(struct ex *e, int k, int i, int ti, int qmax, struct entr
     textf(en->book, sizeof en->book, "%s", book != NULL ? book : "");
 }
 
-/* Where the evidence of test t of further pass p already is, when the same
- * test failed with the same class before: the functional pass (its own entry,
- * 0) or an earlier further pass (its index); -1 when t's failure is new here.
- * A bug that fails one test in every pass is then shown once, not five times. */
+/* The classes of a test that never finished: its threads got stuck. */
 static bool stuck_class(enum tl_class c)
 {
     return c == TL_DEADLOCK || c == TL_LOST_WAKEUP || c == TL_HANG;
 }
 
-/* A test that got stuck before and now fails with a thread leak or stuck
+/* Where the evidence of test t of further pass p already is, when the same
+ * test failed with the same class before: the functional pass (its own entry,
+ * 0) or an earlier further pass (its index); -1 when t's failure is new here.
+ * A bug that fails one test in every pass is then shown once, not five times.
+ * A test that got stuck before and now fails with a thread leak or stuck
  * again shows the same bug: the threads it left blocked are what the
  * sanitizer's exit report or the later watchdog sees. *cls is the class to
  * name (the earlier one). */
@@ -159,22 +160,21 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
      * its tests are one line, and a pass that ran nothing has no seed to replay. */
     int nskip = 0;
     for (int i = 0; i < p->nt; i++)
-        nskip += strcmp(sb_str(&p->t[i].msg), SKIPPED_MSG) == 0;
+        nskip += p->t[i].skipped;
     const struct tres *stuck = nskip > 0 ? first_stuck(e) : NULL;
-    if (nskip == p->nt && p->nt > 0) {
+    char in[160] = ""; /* " in 'each waiting thread is woken' (lost-wakeup)" */
+    if (stuck != NULL) {
         char h[100];
-        human(stuck != NULL ? stuck->name : "", h, sizeof h);
+        human(stuck->name, h, sizeof h);
+        textf(in, sizeof in, " in '%s' (%s)", h, tl_class_name[stuck->cls]);
+    }
+    if (nskip == p->nt && p->nt > 0) {
+        const char *sbook = stuck != NULL && stuck->book[0] ? stuck->book : NULL;
         en->cls = stuck != NULL ? stuck->cls : p->cls;
-        if (stuck != NULL)
-            sb_printf(&en->out, "Not run: the functional tests already got stuck in '%s' (%s), "
-                                "and this pass reruns them: it would only get stuck again.\n",
-                      h, tl_class_name[stuck->cls]);
-        else
-            sb_printf(&en->out, "Not run: the functional tests already got stuck, and this pass "
-                                "reruns them: it would only get stuck again.\n");
-        advice(e, en->cls, stuck != NULL && stuck->book[0] ? stuck->book : NULL, &en->advice);
-        textf(en->book, sizeof en->book, "%s",
-              stuck != NULL && stuck->book[0] ? stuck->book : "");
+        sb_printf(&en->out, "Not run: the functional tests already got stuck%s, and this pass "
+                            "reruns them: it would only get stuck again.\n", in);
+        advice(e, en->cls, sbook, &en->advice);
+        textf(en->book, sizeof en->book, "%s", sbook != NULL ? sbook : "");
         return;
     }
     if (strcmp(p->pass, "chaos") == 0 && e->seed[0])
@@ -197,7 +197,7 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
         char h[100];
         human(p->t[i].name, h, sizeof h);
         const char *msg = sb_str(&p->t[i].msg);
-        if (strcmp(msg, SKIPPED_MSG) == 0)
+        if (p->t[i].skipped)
             continue; /* one line for them all, below */
         bool unrun = strstr(msg, "not run: ") != NULL;
         enum tl_class was = p->t[i].cls;
@@ -242,14 +242,10 @@ static void pass_entry(struct ex *e, const struct pres *p, int qmax, struct entr
     if (again.n)
         sb_printf(&en->out, "Fails here too, as already shown: %s.\n", sb_str(&again));
     free(again.s);
-    if (nskip > 0) {
-        char h[100] = "";
-        if (stuck != NULL)
-            human(stuck->name, h, sizeof h);
-        sb_printf(&en->out, "Not run: %d test%s of a file whose functional tests got stuck%s%s%s "
+    if (nskip > 0)
+        sb_printf(&en->out, "Not run: %d test%s of a file whose functional tests got stuck%s "
                             "(it would only get stuck again).\n",
-                  nskip, nskip == 1 ? "" : "s", h[0] ? " (in '" : "", h, h[0] ? "')" : "");
-    }
+                  nskip, nskip == 1 ? "" : "s", in);
     if (strcmp(p->pass, "tsan") == 0 && !p->ok && e->fence)
         sb_printf(&en->out, "Note: ThreadSanitizer does not understand atomic_thread_fence, "
                             "so code that relies on a fence is reported as racy even when it "
