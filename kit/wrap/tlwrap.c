@@ -1918,14 +1918,20 @@ int __wrap_clock_gettime(clockid_t clk, struct timespec *t)
 /* While a thread with a slot waits in one of these, its slot says where from
  * (its state stays "running": they count nothing, and claim no slot), so that
  * a wait-for table shows a test's own bounded wait as that, not as a loop that
- * never ends. */
-#define WAIT_FROM(from)                                                             \
-    int ws_ = my_slot;                                                            \
-    if (ws_ >= 0)                                                                 \
-        atomic_store_explicit(&slots[ws_].where, (uintptr_t)(from), memory_order_relaxed)
-#define WAIT_DONE()                                                                 \
-    if (ws_ >= 0)                                                                 \
-        atomic_store_explicit(&slots[ws_].where, 0, memory_order_relaxed)
+ * never ends. The body of such a wrapper: returns call's result, errno kept. */
+#define RETURN_NOTING_WHERE(call)                                                   \
+    do {                                                                            \
+        int ws_ = my_slot;                                                          \
+        if (ws_ >= 0)                                                               \
+            atomic_store_explicit(&slots[ws_].where,                                \
+                                  (uintptr_t)__builtin_return_address(0),           \
+                                  memory_order_relaxed);                            \
+        int rc_ = (call), e_ = errno;                                               \
+        if (ws_ >= 0)                                                               \
+            atomic_store_explicit(&slots[ws_].where, 0, memory_order_relaxed);      \
+        errno = e_;                                                                 \
+        return rc_;                                                                 \
+    } while (0)
 
 static int poll_as(struct pollfd *fds, nfds_t n, int ms)
 {
@@ -1940,12 +1946,7 @@ static int poll_as(struct pollfd *fds, nfds_t n, int ms)
 
 int __wrap_poll(struct pollfd *fds, nfds_t n, int ms)
 {
-    WAIT_FROM(__builtin_return_address(0));
-    int rc = poll_as(fds, n, ms);
-    int e = errno;
-    WAIT_DONE();
-    errno = e;
-    return rc;
+    RETURN_NOTING_WHERE(poll_as(fds, n, ms));
 }
 
 static int sem_wait_as(sem_t *sem)
@@ -1963,12 +1964,7 @@ static int sem_wait_as(sem_t *sem)
 
 int __wrap_sem_wait(sem_t *sem)
 {
-    WAIT_FROM(__builtin_return_address(0));
-    int rc = sem_wait_as(sem);
-    int e = errno;
-    WAIT_DONE();
-    errno = e;
-    return rc;
+    RETURN_NOTING_WHERE(sem_wait_as(sem));
 }
 
 static int sem_timedwait_as(sem_t *sem, const struct timespec *abs)
@@ -1994,12 +1990,7 @@ static int sem_timedwait_as(sem_t *sem, const struct timespec *abs)
 
 int __wrap_sem_timedwait(sem_t *sem, const struct timespec *abs)
 {
-    WAIT_FROM(__builtin_return_address(0));
-    int rc = sem_timedwait_as(sem, abs);
-    int e = errno;
-    WAIT_DONE();
-    errno = e;
-    return rc;
+    RETURN_NOTING_WHERE(sem_timedwait_as(sem, abs));
 }
 
 int __wrap_sem_post(sem_t *sem)
