@@ -135,6 +135,14 @@ static uint64_t tl_now(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether time is the scheduler's virtual clock (the sched pass): one thread
+ * at a time, and time passes only in waits and naps. */
+static int tl_clock_virtual(void)
+{
+    struct timespec ts;
+    return tl_sched_clock != NULL && tl_sched_clock(CLOCK_MONOTONIC, &ts) == 0;
+}
+
 /* The calling thread's CPU time in ns (0 if the clock cannot be read). */
 static uint64_t tl_cpu_now(void)
 {
@@ -267,8 +275,7 @@ void tl_trace_flow_in(const char *what, uint64_t id)
  * blocked spans, in which the thread was mostly not on a CPU. */
 static void tl_trace_write_offcpu(FILE *f, const struct tl_tbuf *b)
 {
-    struct timespec ts;
-    if (tl_sched_clock != NULL && tl_sched_clock(CLOCK_MONOTONIC, &ts) == 0)
+    if (tl_clock_virtual())
         return; /* one thread at a time on a virtual clock: CPU time says nothing */
     char open[TL_TRACE_DEPTH]; /* kinds of the open spans, innermost last */
     int depth = 0, blocked = 0; /* blocked: open W spans */
@@ -304,8 +311,7 @@ void tl_trace_flush(void)
         return;
     }
     fprintf(f, "threadlab-trace 1\n");
-    struct timespec vt;
-    if (tl_sched_clock != NULL && tl_sched_clock(CLOCK_MONOTONIC, &vt) == 0)
+    if (tl_clock_virtual())
         fprintf(f, "clock virtual\n");
     /* pairs with the release CAS in tl_buf(): each buffer's header is visible */
     struct tl_tbuf *b0 = atomic_load_explicit(&tl_bufs, memory_order_acquire);
