@@ -1360,13 +1360,20 @@ static void draw_grid(struct canvas *c)
     double grid_top = TOP - LANE_GAP / 2;
     uint64_t b0 = c->g0 - t->t0, b1 = c->g1 - t->t0; /* the break, from the start */
     uint64_t after = b1 == b0 ? 0 : (b1 + step - 1) / step * step; /* first tick after it */
+    /* Each tick: a grid line through the lanes, a mark and its time on the axis. */
     for (uint64_t v = 0; v <= full; v += step) {
         if (b1 != b0 && v > b0 && v < after)
             v = after;
         if (v > full)
             break;
-        rect(&c->d, xt(c, t->t0 + v) - 0.3, (grid_top + c->axis_y) / 2, 0.6,
-             c->axis_y - grid_top, "#d5d9e0", NULL);
+        double x = xt(c, t->t0 + v);
+        rect(&c->d, x - 0.3, (grid_top + c->axis_y) / 2, 0.6, c->axis_y - grid_top, "#d5d9e0",
+             NULL);
+        rect(&c->d, x - 0.4, c->axis_y + 3, 0.8, 6, "#333333", NULL);
+        char b[32];
+        snprintf(b, sizeof b, "%g", (double)v / (double)unit);
+        /* past a break, far beyond the axis's unit: say it with its own */
+        text(&c->d, x, c->axis_y + 14, v / unit >= 10000 ? fmt_ns(v) : b, 9, "#333333", 'c', NULL);
     }
     if (b1 == b0) {
         rect(&c->d, c->x0, c->axis_y, PLOT_W, 1, "#333333", NULL);
@@ -1375,24 +1382,10 @@ static void draw_grid(struct canvas *c)
         rect(&c->d, c->x0, c->axis_y, xa - 6 - c->x0, 1, "#333333", NULL);
         rect(&c->d, xb + 6, c->axis_y, c->x0 + PLOT_W - xb - 6, 1, "#333333", NULL);
         text(&c->d, (xa + xb) / 2, c->axis_y, "//", 10, "#333333", 'c', "Helvetica-Bold");
-    }
-    if (b1 != b0) { /* where the time after the break starts, unless a tick is near */
-        double xb = xt(c, c->g1);
+        /* where the time after the break starts, unless a tick is near */
         if (after > full || xt(c, t->t0 + after) - xb > 40)
             text(&c->d, xb + 4, c->axis_y + 14, fmt_ns(b1), 8, "#555555", 'l',
                  "Helvetica-Oblique");
-    }
-    for (uint64_t v = 0; v <= full; v += step) {
-        if (b1 != b0 && v > b0 && v < after)
-            v = after;
-        if (v > full)
-            break;
-        double x = xt(c, t->t0 + v);
-        rect(&c->d, x - 0.4, c->axis_y + 3, 0.8, 6, "#333333", NULL);
-        char b[32];
-        snprintf(b, sizeof b, "%g", (double)v / (double)unit);
-        /* past a break, far beyond the axis's unit: say it with its own */
-        text(&c->d, x, c->axis_y + 14, v / unit >= 10000 ? fmt_ns(v) : b, 9, "#333333", 'c', NULL);
     }
     text(&c->d, c->x0 - 12, c->axis_y + 14, xsprintf("time (%s)", uname), 9, "#333333", 'r',
          "Helvetica-Oblique");
